@@ -13,10 +13,14 @@ pub mod backoff;
 pub mod json;
 pub mod notification;
 pub mod path;
+pub mod rpc;
 pub mod value;
 
 #[cfg(feature = "proto")]
 mod wire;
+
+#[cfg(feature = "client")]
+pub mod client;
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -55,6 +55,21 @@ pub enum DecodeError {
         #[source]
         source: PathError,
     },
+    #[error("{field} #{index}: {source}")]
+    RequestPath {
+        field: &'static str,
+        index: usize,
+        #[source]
+        source: PathError,
+    },
+    #[error("{field} #{index} at {path}: value: {source}")]
+    RequestValue {
+        field: &'static str,
+        index: usize,
+        path: Path,
+        #[source]
+        source: ValueError,
+    },
     #[error("response carries neither an update, a sync_response nor an error")]
     EmptyResponse,
 }

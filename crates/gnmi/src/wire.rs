@@ -418,3 +418,406 @@ mod tests {
         ));
     }
 }
+
+// ---- requests and responses -------------------------------------------
+
+use crate::rpc;
+
+fn opt_prefix(p: &Option<Path>, target: Option<&str>) -> Option<pb::Path> {
+    match (p, target) {
+        (None, None) => None,
+        (Some(p), t) => Some(path_with_target(p, t)),
+        (None, Some(t)) => Some(path_with_target(&Path::root(), Some(t))),
+    }
+}
+
+fn prefix_from(p: &Option<pb::Path>, field: &'static str) -> Result<Option<Path>, DecodeError> {
+    p.as_ref()
+        .map(|p| {
+            Path::try_from(p).map_err(|source| DecodeError::RequestPath {
+                field,
+                index: 0,
+                source,
+            })
+        })
+        .transpose()
+}
+
+fn models_to_proto(m: &[rpc::ModelData]) -> Vec<pb::ModelData> {
+    m.iter()
+        .map(|m| pb::ModelData {
+            name: m.name.clone(),
+            organization: m.organization.clone(),
+            version: m.version.clone(),
+        })
+        .collect()
+}
+
+fn models_from_proto(m: &[pb::ModelData]) -> Vec<rpc::ModelData> {
+    m.iter()
+        .map(|m| rpc::ModelData {
+            name: m.name.clone(),
+            organization: m.organization.clone(),
+            version: m.version.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn capabilities_from_proto(c: &pb::CapabilityResponse) -> rpc::Capabilities {
+    rpc::Capabilities {
+        models: models_from_proto(&c.supported_models),
+        encodings: c
+            .supported_encodings
+            .iter()
+            .map(|e| Encoding::from_i32(*e))
+            .collect(),
+        version: c.g_nmi_version.clone(),
+    }
+}
+
+impl From<&rpc::Capabilities> for pb::CapabilityResponse {
+    fn from(c: &rpc::Capabilities) -> Self {
+        pb::CapabilityResponse {
+            supported_models: models_to_proto(&c.models),
+            supported_encodings: c.encodings.iter().map(|e| e.as_i32()).collect(),
+            g_nmi_version: c.version.clone(),
+            extension: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn get_to_proto(r: &rpc::GetRequest, target: Option<&str>) -> pb::GetRequest {
+    pb::GetRequest {
+        prefix: opt_prefix(&r.prefix, target),
+        path: r.paths.iter().map(pb::Path::from).collect(),
+        r#type: match r.data_type {
+            rpc::DataType::All => pb::get_request::DataType::All,
+            rpc::DataType::Config => pb::get_request::DataType::Config,
+            rpc::DataType::State => pb::get_request::DataType::State,
+            rpc::DataType::Operational => pb::get_request::DataType::Operational,
+        } as i32,
+        encoding: r.encoding.as_i32(),
+        use_models: models_to_proto(&r.use_models),
+        extension: Vec::new(),
+    }
+}
+
+impl TryFrom<&pb::GetRequest> for rpc::GetRequest {
+    type Error = DecodeError;
+
+    fn try_from(r: &pb::GetRequest) -> Result<Self, DecodeError> {
+        let mut paths = Vec::with_capacity(r.path.len());
+        for (index, p) in r.path.iter().enumerate() {
+            paths.push(
+                Path::try_from(p).map_err(|source| DecodeError::RequestPath {
+                    field: "path",
+                    index,
+                    source,
+                })?,
+            );
+        }
+        Ok(rpc::GetRequest {
+            prefix: prefix_from(&r.prefix, "prefix")?,
+            paths,
+            data_type: match r.r#type {
+                1 => rpc::DataType::Config,
+                2 => rpc::DataType::State,
+                3 => rpc::DataType::Operational,
+                _ => rpc::DataType::All,
+            },
+            encoding: Encoding::from_i32(r.encoding),
+            use_models: models_from_proto(&r.use_models),
+        })
+    }
+}
+
+pub(crate) fn set_to_proto(r: &rpc::SetRequest, target: Option<&str>) -> pb::SetRequest {
+    let ups = |v: &[(Path, Value)]| v.iter().map(|(p, v)| update_to_proto(p, v)).collect();
+    pb::SetRequest {
+        prefix: opt_prefix(&r.prefix, target),
+        delete: r.deletes.iter().map(pb::Path::from).collect(),
+        replace: ups(&r.replaces),
+        update: ups(&r.updates),
+        union_replace: ups(&r.union_replaces),
+        extension: Vec::new(),
+    }
+}
+
+impl TryFrom<&pb::SetRequest> for rpc::SetRequest {
+    type Error = DecodeError;
+
+    /// Paths stay relative to the prefix, as on the wire.
+    fn try_from(r: &pb::SetRequest) -> Result<Self, DecodeError> {
+        fn ups(field: &'static str, v: &[pb::Update]) -> Result<Vec<(Path, Value)>, DecodeError> {
+            let mut out = Vec::with_capacity(v.len());
+            for (index, u) in v.iter().enumerate() {
+                let path = u
+                    .path
+                    .as_ref()
+                    .map(Path::try_from)
+                    .transpose()
+                    .map_err(|source| DecodeError::RequestPath {
+                        field,
+                        index,
+                        source,
+                    })?
+                    .unwrap_or_default();
+                let value = update_value(u).map_err(|source| DecodeError::RequestValue {
+                    field,
+                    index,
+                    path: path.clone(),
+                    source,
+                })?;
+                out.push((path, value));
+            }
+            Ok(out)
+        }
+        let mut deletes = Vec::with_capacity(r.delete.len());
+        for (index, p) in r.delete.iter().enumerate() {
+            deletes.push(
+                Path::try_from(p).map_err(|source| DecodeError::RequestPath {
+                    field: "delete",
+                    index,
+                    source,
+                })?,
+            );
+        }
+        Ok(rpc::SetRequest {
+            prefix: prefix_from(&r.prefix, "prefix")?,
+            deletes,
+            replaces: ups("replace", &r.replace)?,
+            updates: ups("update", &r.update)?,
+            union_replaces: ups("union_replace", &r.union_replace)?,
+        })
+    }
+}
+
+pub(crate) fn set_response_from_proto(
+    r: &pb::SetResponse,
+) -> Result<rpc::SetResponse, DecodeError> {
+    let prefix = prefix_from(&r.prefix, "prefix")?.unwrap_or_default();
+    let mut results = Vec::with_capacity(r.response.len());
+    for (index, u) in r.response.iter().enumerate() {
+        let rel = u
+            .path
+            .as_ref()
+            .map(Path::try_from)
+            .transpose()
+            .map_err(|source| DecodeError::RequestPath {
+                field: "response",
+                index,
+                source,
+            })?
+            .unwrap_or_default();
+        let path = prefix
+            .join(&rel)
+            .map_err(|source| DecodeError::RequestPath {
+                field: "response",
+                index,
+                source,
+            })?;
+        let op = match u.op {
+            1 => rpc::SetOperation::Delete,
+            2 => rpc::SetOperation::Replace,
+            3 => rpc::SetOperation::Update,
+            4 => rpc::SetOperation::UnionReplace,
+            n => rpc::SetOperation::Invalid(n),
+        };
+        results.push(rpc::SetResult { path, op });
+    }
+    Ok(rpc::SetResponse {
+        timestamp: r.timestamp,
+        results,
+    })
+}
+
+impl From<&rpc::SetResponse> for pb::SetResponse {
+    fn from(r: &rpc::SetResponse) -> Self {
+        #[allow(deprecated)]
+        pb::SetResponse {
+            prefix: None,
+            response: r
+                .results
+                .iter()
+                .map(|res| pb::UpdateResult {
+                    timestamp: 0,
+                    path: Some(pb::Path::from(&res.path)),
+                    message: None,
+                    op: match res.op {
+                        rpc::SetOperation::Delete => 1,
+                        rpc::SetOperation::Replace => 2,
+                        rpc::SetOperation::Update => 3,
+                        rpc::SetOperation::UnionReplace => 4,
+                        rpc::SetOperation::Invalid(n) => n,
+                    },
+                })
+                .collect(),
+            message: None,
+            timestamp: r.timestamp,
+            extension: Vec::new(),
+        }
+    }
+}
+
+fn nanos(d: Option<std::time::Duration>) -> u64 {
+    d.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn subscribe_to_proto(
+    r: &rpc::SubscribeRequest,
+    target: Option<&str>,
+) -> pb::SubscribeRequest {
+    let list = pb::SubscriptionList {
+        prefix: opt_prefix(&r.prefix, target),
+        subscription: r
+            .subscriptions
+            .iter()
+            .map(|s| pb::Subscription {
+                path: Some(pb::Path::from(&s.path)),
+                mode: match s.mode {
+                    rpc::StreamMode::TargetDefined => pb::SubscriptionMode::TargetDefined,
+                    rpc::StreamMode::OnChange => pb::SubscriptionMode::OnChange,
+                    rpc::StreamMode::Sample => pb::SubscriptionMode::Sample,
+                } as i32,
+                sample_interval: nanos(s.sample_interval),
+                suppress_redundant: s.suppress_redundant,
+                heartbeat_interval: nanos(s.heartbeat_interval),
+            })
+            .collect(),
+        qos: r.qos.map(|marking| pb::QosMarking { marking }),
+        mode: match r.mode {
+            rpc::ListMode::Stream => pb::subscription_list::Mode::Stream,
+            rpc::ListMode::Once => pb::subscription_list::Mode::Once,
+            rpc::ListMode::Poll => pb::subscription_list::Mode::Poll,
+        } as i32,
+        allow_aggregation: r.allow_aggregation,
+        use_models: models_to_proto(&r.use_models),
+        encoding: r.encoding.as_i32(),
+        updates_only: r.updates_only,
+    };
+    pb::SubscribeRequest {
+        request: Some(pb::subscribe_request::Request::Subscribe(list)),
+        extension: Vec::new(),
+    }
+}
+
+impl TryFrom<&pb::SubscriptionList> for rpc::SubscribeRequest {
+    type Error = DecodeError;
+
+    fn try_from(l: &pb::SubscriptionList) -> Result<Self, DecodeError> {
+        let dur = |n: u64| (n > 0).then(|| std::time::Duration::from_nanos(n));
+        let mut subscriptions = Vec::with_capacity(l.subscription.len());
+        for (index, s) in l.subscription.iter().enumerate() {
+            let path = s
+                .path
+                .as_ref()
+                .map(Path::try_from)
+                .transpose()
+                .map_err(|source| DecodeError::RequestPath {
+                    field: "subscription",
+                    index,
+                    source,
+                })?
+                .unwrap_or_default();
+            subscriptions.push(rpc::Subscription {
+                path,
+                mode: match s.mode {
+                    1 => rpc::StreamMode::OnChange,
+                    2 => rpc::StreamMode::Sample,
+                    _ => rpc::StreamMode::TargetDefined,
+                },
+                sample_interval: dur(s.sample_interval),
+                suppress_redundant: s.suppress_redundant,
+                heartbeat_interval: dur(s.heartbeat_interval),
+            });
+        }
+        Ok(rpc::SubscribeRequest {
+            prefix: prefix_from(&l.prefix, "prefix")?,
+            mode: match l.mode {
+                1 => rpc::ListMode::Once,
+                2 => rpc::ListMode::Poll,
+                _ => rpc::ListMode::Stream,
+            },
+            subscriptions,
+            encoding: Encoding::from_i32(l.encoding),
+            updates_only: l.updates_only,
+            allow_aggregation: l.allow_aggregation,
+            qos: l.qos.as_ref().map(|q| q.marking),
+            use_models: models_from_proto(&l.use_models),
+        })
+    }
+}
+
+#[cfg(test)]
+mod rpc_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn subscribe_request_round_trips_through_proto() {
+        let req = rpc::SubscribeRequest {
+            prefix: Some("/interfaces".parse().unwrap_or_default()),
+            mode: rpc::ListMode::Stream,
+            subscriptions: vec![
+                rpc::Subscription::on_change(
+                    "/interface[name=*]/config".parse().unwrap_or_default(),
+                ),
+                rpc::Subscription {
+                    suppress_redundant: true,
+                    heartbeat_interval: Some(Duration::from_secs(60)),
+                    ..rpc::Subscription::sample(
+                        "/interface[name=*]/state".parse().unwrap_or_default(),
+                        Duration::from_secs(10),
+                    )
+                },
+            ],
+            updates_only: true,
+            qos: Some(46),
+            ..Default::default()
+        };
+        let pbreq = subscribe_to_proto(&req, Some("leaf1"));
+        let Some(pb::subscribe_request::Request::Subscribe(list)) = &pbreq.request else {
+            panic!("expected a SubscriptionList");
+        };
+        assert_eq!(
+            list.prefix.as_ref().map(|p| p.target.as_str()),
+            Some("leaf1")
+        );
+        assert_eq!(list.subscription[1].sample_interval, 10_000_000_000);
+        assert_eq!(rpc::SubscribeRequest::try_from(list).ok(), Some(req));
+    }
+
+    #[test]
+    fn set_request_round_trips_and_response_joins_prefix() {
+        let p = |s: &str| -> Path { s.parse().unwrap_or_default() };
+        let req = rpc::SetRequest {
+            prefix: Some(p("/interfaces")),
+            deletes: vec![p("/interface[name=Et3]")],
+            replaces: vec![(
+                p("/interface[name=Et1]/config"),
+                Value::JsonIetf("{\"mtu\":9214}".into()),
+            )],
+            updates: vec![(
+                p("/interface[name=Et2]/config/description"),
+                Value::from("x"),
+            )],
+            union_replaces: vec![],
+        };
+        let pbreq = set_to_proto(&req, None);
+        assert_eq!(rpc::SetRequest::try_from(&pbreq).ok(), Some(req));
+
+        let resp = pb::SetResponse {
+            prefix: Some(pb::Path::from(&p("/interfaces"))),
+            response: vec![pb::UpdateResult {
+                path: Some(pb::Path::from(&p("/interface[name=Et3]"))),
+                op: 1,
+                ..Default::default()
+            }],
+            timestamp: 7,
+            ..Default::default()
+        };
+        let typed = set_response_from_proto(&resp).unwrap_or_default();
+        assert_eq!(typed.results[0].path, p("/interfaces/interface[name=Et3]"));
+        assert_eq!(typed.results[0].op, rpc::SetOperation::Delete);
+    }
+}
