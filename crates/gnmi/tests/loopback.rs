@@ -281,7 +281,44 @@ impl GNmi for Target {
             out.push(sync_response());
             out
         };
+        // Test hook: a subscription to /inject-malformed first gets a
+        // notification that uses the deprecated `element` path form and one
+        // whose value is unset, then the normal data.
+        let inject = pats.iter().any(|p| {
+            p.elems
+                .first()
+                .is_some_and(|e| e.name == "inject-malformed")
+        });
         tokio::spawn(async move {
+            if inject {
+                #[allow(deprecated)]
+                let old_form = srv::Notification {
+                    update: vec![srv::Update {
+                        path: Some(srv::Path {
+                            element: vec!["system".into()],
+                            ..Default::default()
+                        }),
+                        val: Some(srv::TypedValue {
+                            value: Some(srv::typed_value::Value::StringVal("x".into())),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                let no_value = srv::Notification {
+                    update: vec![srv::Update {
+                        path: Some(srv::Path::from(&p("/system/config/hostname"))),
+                        val: Some(srv::TypedValue { value: None }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                for n in [old_form, no_value] {
+                    if tx.send(Ok(update_response(n))).await.is_err() {
+                        return;
+                    }
+                }
+            }
             for r in send_snapshot(&pats) {
                 if tx.send(Ok(r)).await.is_err() {
                     return;
@@ -741,4 +778,50 @@ async fn tls_with_generated_ca_and_client_certificate() {
         Ok(c) => c.capabilities().await.err(),
     };
     assert!(failed.is_some());
+}
+
+#[tokio::test]
+async fn malformed_notifications_are_reported_and_the_stream_goes_on() {
+    let (addr, _target) = start(None).await;
+    let c = client(addr).await;
+    let req = SubscribeRequest::stream(vec![
+        rpc::Subscription::on_change(p("/inject-malformed")),
+        rpc::Subscription::on_change(p("/system")),
+    ]);
+    let mut sub = c.subscribe(&req).await.unwrap_or_else(|e| panic!("{e}"));
+    match next(&mut sub).await {
+        SubscribeEvent::Malformed(e) => {
+            assert!(e.to_string().contains("deprecated `element`"), "{e}")
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+    match next(&mut sub).await {
+        SubscribeEvent::Malformed(fabric_gnmi::DecodeError::UpdateValue { path, .. }) => {
+            assert_eq!(path, p("/system/config/hostname"))
+        }
+        other => panic!("expected Malformed value, got {other:?}"),
+    }
+    // The good data and the sync still arrive.
+    let ups = updates_of(&next(&mut sub).await);
+    assert_eq!(
+        ups.get(&p("/system/config/hostname")),
+        Some(&Value::from("leaf1"))
+    );
+    assert_eq!(next(&mut sub).await, SubscribeEvent::SyncResponse);
+}
+
+#[tokio::test]
+async fn oversized_response_is_a_typed_error() {
+    let (addr, _target) = start(None).await;
+    let mut cfg = ClientConfig::new(addr.to_string()).credentials(USER, PASS);
+    cfg.max_decode_size = 64;
+    let c = Client::connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let err = c.get(&GetRequest::paths([p("/interfaces")])).await.err();
+    assert!(
+        matches!(err, Some(ClientError::MessageTooLarge { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.and_then(|e| e.code()), Some(tonic::Code::OutOfRange));
 }
