@@ -1,0 +1,22 @@
+//! Server side for gNMI targets (fabric-sim), behind the `server` feature.
+//!
+//! A deliberately narrow window onto the generated code: the service trait
+//! ([`GNmi`]) and its tower service ([`GNmiServer`]), the message types its
+//! methods take and return, and conversions to the crate's own types
+//! (`Path::try_from(&pb::Path)`, `pb::Path::from(&Path)`,
+//! `Value::try_from(&TypedValue)`, `TypedValue::from(&Value)`,
+//! `Notification::try_from(&pb::Notification)`, `pb::Notification::from(&Notification)`).
+
+pub use crate::proto::gnmi::g_nmi_server::{GNmi, GNmiServer};
+pub use crate::proto::gnmi::{
+    CapabilityRequest, CapabilityResponse, Decimal64, Encoding as ProtoEncoding, GetRequest,
+    GetResponse, ModelData, Notification, Path, PathElem, Poll, ScalarArray, SetRequest,
+    SetResponse, SubscribeRequest, SubscribeResponse, Subscription, SubscriptionList,
+    SubscriptionMode, TypedValue, Update, UpdateResult, get_request, subscribe_request,
+    subscribe_response, subscription_list, typed_value, update_result,
+};
+pub use crate::proto::gnmi_ext;
+
+/// gNMI service version this crate implements (the `gnmi_service` option of
+/// proto/gnmi.proto), for `CapabilityResponse.gNMI_version`.
+pub const GNMI_VERSION: &str = "0.10.0";
