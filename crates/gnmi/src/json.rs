@@ -524,7 +524,8 @@ impl Flattener<'_> {
                                 path: self.current(),
                             });
                         }
-                        Node::Obj(_) => {
+                        // `null` is only valid as the whole `[null]` (empty).
+                        Node::Obj(_) | Node::Null => {
                             return Err(JsonError::MixedArray {
                                 path: self.current(),
                             });
@@ -703,7 +704,11 @@ fn merge(node: &mut Json, value: Json, full: &Path) -> Result<(), JsonError> {
 fn key_json(v: &str) -> Json {
     // Keys such as vlan-id or subinterface index are integers in YANG; a
     // string there is rejected by strict targets. Names are rarely numeric.
-    if let Ok(u) = v.parse::<u32>() {
+    // Only the canonical decimal form: "010" or "+1" must stay strings, or
+    // the key would change on the way back.
+    if let Ok(u) = v.parse::<u32>()
+        && u.to_string() == v
+    {
         return Json::Number(u.into());
     }
     Json::String(v.to_string())
