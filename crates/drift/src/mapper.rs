@@ -62,7 +62,7 @@ impl EntryFilter {
                     .any(|p| name.starts_with(p))
             }),
             EntryFilter::Except { key, value } => {
-                entry.keys.get(key).map(String::as_str) != Some(value)
+                entry.keys.get(key).map(|v| v.as_str()) != Some(value)
             }
         }
     }
@@ -86,7 +86,7 @@ impl OwnedList {
     pub fn watch_path(&self, keys: &[&str], config: bool) -> Path {
         let mut elem = PathElem::new(self.list.clone());
         for k in keys {
-            elem.keys.insert((*k).to_string(), "*".to_string());
+            elem.keys.insert((*k).into(), "*".into());
         }
         let p = self.container.clone().child(elem);
         if config { p.push_name("config") } else { p }
