@@ -714,6 +714,12 @@ fn key_json(v: &str) -> Json {
     Json::String(v.to_string())
 }
 
+/// One value as RFC 7951 JSON (64-bit integers as strings, decimal64 as a string, `empty` as
+/// `[null]`), for callers that store or show values as JSON, such as a DriftEvent.
+pub fn value_to_json(v: &Value) -> Result<Json, JsonError> {
+    to_json(&Path::root(), v)
+}
+
 fn to_json(path: &Path, v: &Value) -> Result<Json, JsonError> {
     Ok(match v {
         Value::String(s) | Value::Ascii(s) => Json::String(s.clone()),
