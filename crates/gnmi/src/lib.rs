@@ -5,7 +5,8 @@
 //! Features:
 //! - none: [`path`], [`value`], [`json`], [`backoff`]; no tonic, no prost, so
 //!   the drift engine can use the types without a network stack;
-//! - `proto`: generated messages (private) and conversions in [`wire`];
+//! - `proto`: generated messages (private) and the conversions between them
+//!   and the crate's types;
 //! - `client`: [`client`], a tonic client with TLS, auth, timeouts;
 //! - `server`: [`server`], the generated service trait for targets (fabric-sim).
 
