@@ -338,6 +338,17 @@ impl Client {
     {
         match tokio::time::timeout(self.call_timeout, fut).await {
             Ok(Ok(resp)) => Ok(resp.into_inner()),
+            // tonic enforces the grpc-timeout we set and reports it this way,
+            // usually just before our own timer fires.
+            Ok(Err(status))
+                if status.code() == tonic::Code::Cancelled
+                    && status.message() == "Timeout expired" =>
+            {
+                Err(ClientError::Timeout {
+                    call,
+                    after: self.call_timeout,
+                })
+            }
             Ok(Err(status)) => Err(status.into()),
             Err(_) => Err(ClientError::Timeout {
                 call,

@@ -131,6 +131,14 @@ impl GNmi for Target {
         let get = rpc::GetRequest::try_from(req.get_ref())
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let prefix = get.prefix.unwrap_or_default();
+        // Test hook: a Get of /slow answers after two seconds.
+        if get
+            .paths
+            .iter()
+            .any(|p| p.elems.first().is_some_and(|e| e.name == "slow"))
+        {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
         let tree = lock(&self.tree)?;
         let mut notifications = Vec::new();
         for path in &get.paths {
@@ -832,4 +840,34 @@ async fn oversized_response_is_a_typed_error() {
         "{err:?}"
     );
     assert_eq!(err.and_then(|e| e.code()), Some(tonic::Code::OutOfRange));
+}
+
+#[tokio::test]
+async fn call_timeout_and_connect_errors_are_typed() {
+    let (addr, _target) = start(None).await;
+    let mut cfg = ClientConfig::new(addr.to_string()).credentials(USER, PASS);
+    cfg.call_timeout = Duration::from_millis(200);
+    let c = Client::connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let started = std::time::Instant::now();
+    let err = c.get(&GetRequest::paths([p("/slow")])).await.err();
+    assert!(
+        matches!(err, Some(ClientError::Timeout { call: "Get", .. })),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(err.is_some_and(|e| e.is_transient()));
+
+    // Nothing listens on the port of a dropped listener: a Connect error.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"))
+    };
+    let mut cfg = ClientConfig::new(closed.to_string());
+    cfg.connect_timeout = Duration::from_secs(2);
+    match Client::connect(cfg).await {
+        Err(ClientError::Connect { address, .. }) => assert_eq!(address, closed.to_string()),
+        other => panic!("expected a Connect error, got {other:?}"),
+    }
 }
