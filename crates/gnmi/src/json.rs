@@ -47,8 +47,8 @@ pub enum JsonError {
     Wildcard { path: Path },
 }
 
-/// A flattened leaf: full path and scalar value.
-#[derive(Debug, Clone, PartialEq)]
+/// A flattened leaf: full path and scalar value. Serde: `{"path": "/a/b", "value": {"uint": 1}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Leaf {
     pub path: Path,
     pub value: Value,
