@@ -36,7 +36,9 @@ pub use value::{Decimal64, Encoding, Value, ValueError};
 /// Generated protobuf code. Private: the crate's own types are the API; the
 /// `server` feature re-exports what a target implementation needs.
 #[cfg(feature = "proto")]
-#[allow(clippy::all, clippy::pedantic, missing_docs, deprecated)]
+// dead_code: with `proto` alone nothing outside the conversions uses the
+// generated messages.
+#[allow(clippy::all, clippy::pedantic, missing_docs, deprecated, dead_code)]
 pub(crate) mod proto {
     pub mod gnmi_ext {
         include!(concat!(env!("OUT_DIR"), "/gnmi_ext.rs"));

@@ -427,6 +427,7 @@ mod tests {
 
 use crate::rpc;
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 fn opt_prefix(p: &Option<Path>, target: Option<&str>) -> Option<pb::Path> {
     match (p, target) {
         (None, None) => None,
@@ -467,6 +468,7 @@ fn models_from_proto(m: &[pb::ModelData]) -> Vec<rpc::ModelData> {
         .collect()
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn capabilities_from_proto(c: &pb::CapabilityResponse) -> rpc::Capabilities {
     rpc::Capabilities {
         models: models_from_proto(&c.supported_models),
@@ -490,6 +492,7 @@ impl From<&rpc::Capabilities> for pb::CapabilityResponse {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn get_to_proto(r: &rpc::GetRequest, target: Option<&str>) -> pb::GetRequest {
     pb::GetRequest {
         prefix: opt_prefix(&r.prefix, target),
@@ -535,6 +538,7 @@ impl TryFrom<&pb::GetRequest> for rpc::GetRequest {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn set_to_proto(r: &rpc::SetRequest, target: Option<&str>) -> pb::SetRequest {
     let ups = |v: &[(Path, Value)]| v.iter().map(|(p, v)| update_to_proto(p, v)).collect();
     pb::SetRequest {
@@ -596,6 +600,7 @@ impl TryFrom<&pb::SetRequest> for rpc::SetRequest {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn set_response_from_proto(
     r: &pb::SetResponse,
 ) -> Result<rpc::SetResponse, DecodeError> {
@@ -663,10 +668,12 @@ impl From<&rpc::SetResponse> for pb::SetResponse {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 fn nanos(d: Option<std::time::Duration>) -> u64 {
     d.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn subscribe_to_proto(
     r: &rpc::SubscribeRequest,
     target: Option<&str>,
