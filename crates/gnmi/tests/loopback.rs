@@ -45,28 +45,16 @@ fn p(s: &str) -> Path {
 }
 
 fn check_auth<T>(req: &Request<T>) -> Result<(), Status> {
-    let md = req.metadata();
-    let user = md.get("username").and_then(|v| v.to_str().ok());
-    let pass = md.get("password").and_then(|v| v.to_str().ok());
-    if user == Some(USER) && pass == Some(PASS) {
+    if srv::credentials(req) == Some((USER, PASS)) {
         Ok(())
     } else {
         Err(Status::unauthenticated("invalid username or password"))
     }
 }
 
-/// Does subscription/get path `pat` cover `leaf` (a prefix, with wildcards)?
-fn covers(pat: &Path, leaf: &Path) -> bool {
-    if leaf.len() < pat.len() {
-        return false;
-    }
-    let head = Path::new(leaf.elems[..pat.len()].to_vec());
-    pat.matches(&head)
-}
-
 fn snapshot(tree: &Tree, pats: &[Path]) -> Vec<Update> {
     tree.iter()
-        .filter(|(k, _)| pats.iter().any(|pat| covers(pat, k)))
+        .filter(|(k, _)| pats.iter().any(|pat| pat.covers(k)))
         .map(|(k, v)| Update {
             path: k.clone(),
             value: v.clone(),
@@ -350,12 +338,12 @@ impl GNmi for Target {
                         let ups: Vec<Update> = n
                             .updates
                             .into_iter()
-                            .filter(|u| pats.iter().any(|p| covers(p, &u.path)))
+                            .filter(|u| pats.iter().any(|p| p.covers(&u.path)))
                             .collect();
                         let dels: Vec<Path> = n
                             .deletes
                             .into_iter()
-                            .filter(|d| pats.iter().any(|p| covers(p, d)))
+                            .filter(|d| pats.iter().any(|p| p.covers(d)))
                             .collect();
                         if ups.is_empty() && dels.is_empty() {
                             continue;
