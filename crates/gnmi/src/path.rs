@@ -498,7 +498,7 @@ impl<'de> serde::Deserialize<'de> for Path {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 

@@ -760,6 +760,59 @@ impl TryFrom<&pb::SubscriptionList> for rpc::SubscribeRequest {
 }
 
 #[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn arb_scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            ".{0,12}".prop_map(Value::String),
+            any::<i64>().prop_map(Value::Int),
+            any::<u64>().prop_map(Value::Uint),
+            any::<bool>().prop_map(Value::Bool),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+            any::<f64>()
+                .prop_filter("NaN never equals itself", |f| !f.is_nan())
+                .prop_map(Value::Double),
+            (any::<i64>(), 0u32..=18)
+                .prop_map(|(digits, precision)| Value::Decimal(Decimal64 { digits, precision })),
+            "[ -~]{0,12}".prop_map(Value::Ascii),
+            Just(Value::Empty),
+        ]
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => arb_scalar(),
+            1 => prop::collection::vec(arb_scalar().prop_filter("leaf-list elements are scalars", |v| *v != Value::Empty), 0..4)
+                .prop_map(Value::LeafList),
+            1 => r#"\{"[a-z]{1,4}":[0-9]{1,3}\}"#.prop_map(Value::JsonIetf),
+            1 => (".{0,8}", prop::collection::vec(any::<u8>(), 0..8))
+                .prop_map(|(type_url, value)| Value::Any { type_url, value }),
+        ]
+    }
+
+    proptest! {
+        // Value -> TypedValue -> bytes -> TypedValue -> Value is the identity.
+        #[test]
+        fn typed_value_wire_round_trip(v in arb_value()) {
+            let bytes = pb::TypedValue::from(&v).encode_to_vec();
+            let back = pb::TypedValue::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Value::try_from(&back).map_err(|e| TestCaseError::fail(e.to_string()))?, v);
+        }
+
+        // Path -> proto -> bytes -> proto -> Path is the identity.
+        #[test]
+        fn path_wire_round_trip(path in crate::path::tests::arb_path()) {
+            let bytes = pb::Path::from(&path).encode_to_vec();
+            let back = pb::Path::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Path::try_from(&back).map_err(|e| TestCaseError::fail(e.to_string()))?, path);
+        }
+    }
+}
+
+#[cfg(test)]
 mod rpc_tests {
     use super::*;
     use std::time::Duration;
