@@ -224,14 +224,15 @@ pub enum SubscribeEvent {
 #[derive(Clone)]
 pub struct Client {
     inner: GNmiClient<Channel>,
-    auth: Option<
-        Arc<(
-            MetadataValue<tonic::metadata::Ascii>,
-            MetadataValue<tonic::metadata::Ascii>,
-        )>,
-    >,
+    auth: Option<Arc<AuthMetadata>>,
     target: Option<Arc<str>>,
     call_timeout: Duration,
+}
+
+/// Credentials encoded once as metadata values.
+struct AuthMetadata {
+    username: MetadataValue<tonic::metadata::Ascii>,
+    password: MetadataValue<tonic::metadata::Ascii>,
 }
 
 impl fmt::Debug for Client {
@@ -300,12 +301,15 @@ impl Client {
             .max_encoding_message_size(cfg.max_decode_size);
         let auth = match &cfg.credentials {
             None => None,
-            Some(c) => Some(Arc::new((
-                MetadataValue::try_from(c.username.as_str())
-                    .map_err(|_| config_err("username is not valid ASCII metadata"))?,
-                MetadataValue::try_from(c.password.as_str())
-                    .map_err(|_| config_err("password is not valid ASCII metadata"))?,
-            ))),
+            Some(c) => {
+                let username = MetadataValue::try_from(c.username.as_str())
+                    .map_err(|_| config_err("username is not valid ASCII metadata"))?;
+                let mut password = MetadataValue::try_from(c.password.as_str())
+                    .map_err(|_| config_err("password is not valid ASCII metadata"))?;
+                // Keeps the password out of HPACK tables and debug output.
+                password.set_sensitive(true);
+                Some(Arc::new(AuthMetadata { username, password }))
+            }
         };
         Ok(Client {
             inner,
@@ -318,8 +322,8 @@ impl Client {
     fn request<T>(&self, msg: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         if let Some(auth) = &self.auth {
-            req.metadata_mut().insert("username", auth.0.clone());
-            req.metadata_mut().insert("password", auth.1.clone());
+            req.metadata_mut().insert("username", auth.username.clone());
+            req.metadata_mut().insert("password", auth.password.clone());
         }
         req
     }
@@ -612,6 +616,22 @@ mod tests {
             extension: Vec::new(),
         };
         assert_eq!(decode_response(sync), SubscribeEvent::SyncResponse);
+        #[allow(deprecated)]
+        let in_band = pb::SubscribeResponse {
+            response: Some(Response::Error(pb::Error {
+                code: 5,
+                message: "no such path".into(),
+                data: None,
+            })),
+            extension: Vec::new(),
+        };
+        assert_eq!(
+            decode_response(in_band),
+            SubscribeEvent::TargetError {
+                code: 5,
+                message: "no such path".into()
+            }
+        );
         let empty = pb::SubscribeResponse::default();
         assert_eq!(
             decode_response(empty),
