@@ -178,9 +178,13 @@ impl ClientConfig {
             target: None,
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
+            // grpc-go targets (EOS among them) enforce a 5-minute minimum
+            // ping interval by default and close the connection with
+            // GOAWAY "too_many_pings" when a quiet stream is pinged more
+            // often; lower this only for targets known to allow it.
             keepalive: Some(Keepalive {
-                interval: Duration::from_secs(30),
-                timeout: Duration::from_secs(10),
+                interval: Duration::from_secs(300),
+                timeout: Duration::from_secs(20),
             }),
             max_decode_size: DEFAULT_MAX_DECODE_SIZE,
         }
@@ -265,7 +269,9 @@ impl Client {
             ep = ep
                 .http2_keep_alive_interval(k.interval)
                 .keep_alive_timeout(k.timeout)
-                .keep_alive_while_idle(true);
+                // Pings without an open stream count as abuse on grpc-go
+                // targets (PermitWithoutStream defaults to false).
+                .keep_alive_while_idle(false);
         }
         ep = match &cfg.tls {
             TlsMode::Plaintext => ep,
