@@ -350,6 +350,19 @@ async fn tls_with_generated_ca_and_client_certificate() {
         Some("0.10.0")
     );
 
+    // Devices are often addressed by management IP: the IP SAN verifies.
+    let by_ip = ClientConfig::new(addr.to_string())
+        .credentials(USER, PASS)
+        .tls(TlsMode::Tls {
+            ca_pem: pki.ca_pem.clone().into_bytes(),
+            client: Some(identity.clone()),
+            server_name: None,
+        });
+    let c = Client::connect(by_ip)
+        .await
+        .unwrap_or_else(|e| panic!("connect by IP: {e}"));
+    assert!(c.capabilities().await.is_ok());
+
     // The wrong server name fails verification.
     let wrong_name = ClientConfig::new(addr.to_string())
         .credentials(USER, PASS)
