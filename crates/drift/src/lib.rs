@@ -9,16 +9,22 @@
 //! drift items and their fingerprint, [`plan`] turns drift into one ordered SetRequest.
 
 pub mod desired;
+pub mod diff;
 pub mod duration;
 pub mod intent;
 pub mod mapper;
 pub mod normalize;
+pub mod observed;
 pub mod pattern;
+pub mod plan;
 pub mod policy;
 pub mod schema;
 
 pub use desired::{Desired, DesiredLeaf, IntentError};
+pub use diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
 pub use duration::Duration;
+pub use observed::DriftTracker;
+pub use plan::{Plan, Strategy};
 
 use fabric_gnmi::KeyTable;
 
