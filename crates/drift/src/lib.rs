@@ -42,6 +42,9 @@ pub fn key_table() -> KeyTable {
         .with("vlan-mac-learn-mode", ["vlan-id"])
         .with("learn-prefix", ["prefix"])
         .with("mcast-grp-decap", ["mcast-grp"])
-        // openconfig-evpn
+        // openconfig-network-instance / openconfig-evpn
         .with("evpn-instance", ["evi"])
+        .with("connection-point", ["connection-point-id"])
+        // openconfig-mclag
+        .with("mclag-domain", ["domain-id"])
 }

@@ -65,7 +65,7 @@ pub fn rank(path: &Path) -> u8 {
             } else if has("evpn") {
                 55
             } else if has("connection-points") {
-                58
+                52
             } else {
                 10
             }
