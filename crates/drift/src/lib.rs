@@ -18,6 +18,8 @@ pub mod observed;
 pub mod pattern;
 pub mod plan;
 pub mod policy;
+#[cfg(test)]
+mod proptests;
 pub mod schema;
 
 pub use desired::{Desired, DesiredLeaf, IntentError};
