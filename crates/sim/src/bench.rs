@@ -184,7 +184,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
                 sets += 1;
             }
             // Let subscribers run: the driver shares the runtime with them.
-            if sets % 64 == 0 {
+            if sets.is_multiple_of(64) {
                 tokio::task::yield_now().await;
                 if t2.elapsed() >= cfg.duration {
                     break 'drive;

@@ -250,7 +250,7 @@ impl Device {
                 return Err(SchemaError::Unknown { path: d.clone() }.into());
             }
         }
-        let mut writes: Vec<(SetOperation, Path, Vec<(Path, Value)>)> = Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
         for (op, list) in [
             (SetOperation::Replace, &req.replaces),
             (SetOperation::Update, &req.updates),
@@ -342,6 +342,9 @@ impl Device {
             .collect()
     }
 }
+
+/// One replace/update of a Set: the operation, its path, the leaves it writes.
+type Write = (SetOperation, Path, Vec<(Path, Value)>);
 
 /// Removes every leaf at or under `at` (wildcards allowed).
 fn remove_under(tree: &mut Tree, at: &Path, touched: &mut Vec<Path>) {
