@@ -16,6 +16,7 @@ use futures::{SinkExt, Stream, StreamExt};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::json::{JsonError, KeyTable, Leaf};
 use crate::notification::{DecodeError, Notification};
 use crate::proto::gnmi as pb;
 use crate::proto::gnmi::g_nmi_client::GNmiClient;
@@ -41,6 +42,8 @@ pub enum ClientError {
     MessageTooLarge { message: String },
     #[error("undecodable response: {0}")]
     Decode(#[from] DecodeError),
+    #[error("cannot flatten a JSON value: {0}")]
+    Json(#[from] JsonError),
     #[error("subscription request channel closed (the RPC has ended)")]
     SubscriptionClosed,
     #[error("poll() on a subscription that is not in POLL mode")]
@@ -369,6 +372,20 @@ impl Client {
         let mut out = Vec::with_capacity(resp.notification.len());
         for n in &resp.notification {
             out.push(Notification::try_from(n)?);
+        }
+        Ok(out)
+    }
+
+    /// Get, then every JSON/JSON_IETF value flattened into leaves with
+    /// `keys` (scalars pass through): the observed tree under the paths.
+    pub async fn get_leaves(
+        &self,
+        req: &GetRequest,
+        keys: &KeyTable,
+    ) -> Result<Vec<Leaf>, ClientError> {
+        let mut out = Vec::new();
+        for n in self.get(req).await? {
+            out.extend(n.leaves(keys)?);
         }
         Ok(out)
     }

@@ -10,6 +10,8 @@
 //! - `server`: [`server`], the generated service trait for targets (fabric-sim).
 
 pub mod backoff;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod notification;
 pub mod path;

@@ -27,11 +27,11 @@ impl TryFrom<&pb::Path> for Path {
                 return Err(PathError::EmptyName);
             }
             elems.push(PathElem {
-                name: e.name.clone(),
+                name: e.name.as_str().into(),
                 keys: e
                     .key
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
                     .collect::<BTreeMap<_, _>>(),
             });
         }
@@ -59,8 +59,12 @@ impl From<&Path> for pb::Path {
                 .elems
                 .iter()
                 .map(|e| pb::PathElem {
-                    name: e.name.clone(),
-                    key: e.keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    name: e.name.to_string(),
+                    key: e
+                        .keys
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
                 })
                 .collect(),
             target: String::new(),

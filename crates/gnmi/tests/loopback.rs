@@ -489,6 +489,14 @@ async fn capabilities_get_and_set() {
     );
     assert_eq!(got.len(), 4);
 
+    // The same through get_leaves.
+    let leaves = c
+        .get_leaves(&get, &KeyTable::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let via_helper: BTreeMap<Path, Value> = leaves.into_iter().map(|l| (l.path, l.value)).collect();
+    assert_eq!(via_helper, got);
+
     // Set: delete, replace and update in one request; per-operation results.
     let set = SetRequest {
         prefix: Some(p("/interfaces")),
