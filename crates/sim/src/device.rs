@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fabric_gnmi::rpc::{SetOperation, SetRequest, SetResponse, SetResult};
-use fabric_gnmi::{KeyTable, Path, Value, flatten_json_ietf};
+use fabric_gnmi::{Path, Value, flatten_json_ietf};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
@@ -323,7 +323,7 @@ impl Device {
     fn leaves_of(&self, at: &Path, v: &Value) -> Result<Vec<(Path, Value)>, SetError> {
         let raw: Vec<(Path, Value)> = match v {
             Value::Json(s) | Value::JsonIetf(s) => {
-                flatten_json_ietf(at, s.as_bytes(), &KeyTable::default())
+                flatten_json_ietf(at, s.as_bytes(), &fabric_drift::key_table())
                     .map_err(|e| SetError::BadValue {
                         path: at.clone(),
                         message: e.to_string(),

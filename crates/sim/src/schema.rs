@@ -313,15 +313,17 @@ impl Schema {
         initial: impl IntoIterator<Item = (&'a Path, &'a Value)>,
         extra: &[(String, Kind)],
     ) -> Schema {
+        // The first source to name a shape sets its kind: the topology's
+        // own declarations, then what the device holds, then the catalogue.
         let mut s = Schema::default();
-        for (shape, kind) in CATALOGUE {
-            s.add((*shape).to_string(), *kind);
+        for (shape, kind) in extra {
+            s.add(shape.trim_matches('/').to_string(), *kind);
         }
         for (p, v) in initial {
             s.add(shape(p), Kind::of(v));
         }
-        for (shape, kind) in extra {
-            s.add(shape.trim_matches('/').to_string(), *kind);
+        for (shape, kind) in CATALOGUE {
+            s.add((*shape).to_string(), *kind);
         }
         s
     }

@@ -8,7 +8,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use fabric_gnmi::json::flatten_tree;
-use fabric_gnmi::{KeyTable, Path, PathElem, Value};
+use fabric_gnmi::{Path, PathElem, Value};
 use serde::Deserialize;
 
 use crate::schema::{Kind, Schema};
@@ -109,6 +109,8 @@ struct FileDefaults {
     #[serde(default)]
     on_change_refused: Vec<String>,
     tls: Option<FileTls>,
+    /// Leaves every device holds beyond its intent (JSON_IETF).
+    extra: Option<FileConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +150,9 @@ struct FileDevice {
     tls: Option<FileTls>,
     /// Initial tree (JSON_IETF).
     config: Option<FileConfig>,
+    /// A FabricDevice manifest (relative to the topology file) whose intent,
+    /// compiled by the drift engine's mapper, becomes initial leaves.
+    from_fabric_device: Option<String>,
     /// More initial leaves beyond the intent (management interface, state).
     extra: Option<FileConfig>,
     #[serde(default)]
@@ -200,10 +205,51 @@ fn kind_from_name(device: &str, s: &str) -> Result<Kind, TopologyError> {
 /// Leaves of a JSON_IETF tree attached at the root, module prefixes stripped.
 pub fn leaves_from_json(tree: &serde_json::Value) -> Result<Vec<(Path, Value)>, String> {
     let leaves =
-        flatten_tree(&Path::root(), tree, &KeyTable::default()).map_err(|e| e.to_string())?;
+        flatten_tree(&Path::root(), tree, &fabric_drift::key_table()).map_err(|e| e.to_string())?;
     Ok(leaves
         .into_iter()
         .map(|l| (l.path.without_module_prefixes(), l.value))
+        .collect())
+}
+
+/// The leaves the drift engine expects on a device described by a
+/// FabricDevice manifest: `Desired::compile(..).leaves()` of its spec
+/// (platform, intent, raw config, ownership; no policy scope). The manifest
+/// is read as plain YAML so the simulator needs no Kubernetes types.
+pub fn leaves_from_fabric_device(
+    device: &str,
+    file: &FsPath,
+) -> Result<Vec<(Path, Value)>, TopologyError> {
+    use fabric_drift::intent::{DeviceIntent, Ownership, Platform, RawConfig};
+    let err = |message: String| TopologyError::Config {
+        device: device.to_string(),
+        what: format!("fromFabricDevice {}", file.display()),
+        message,
+    };
+    let text = read(file)?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("FabricDevice") {
+        return Err(err("not a FabricDevice manifest".into()));
+    }
+    let spec = doc.get("spec").cloned().unwrap_or(serde_yaml::Value::Null);
+    fn field<T: serde::de::DeserializeOwned + Default>(
+        spec: &serde_yaml::Value,
+        name: &str,
+    ) -> Result<T, String> {
+        match spec.get(name) {
+            None | Some(serde_yaml::Value::Null) => Ok(T::default()),
+            Some(v) => serde_yaml::from_value(v.clone()).map_err(|e| format!("spec.{name}: {e}")),
+        }
+    }
+    let platform: Platform = field(&spec, "platform").map_err(err)?;
+    let intent: DeviceIntent = field(&spec, "intent").map_err(err)?;
+    let raw: Vec<RawConfig> = field(&spec, "config").map_err(err)?;
+    let ownership: Ownership = field(&spec, "ownership").map_err(err)?;
+    let desired = fabric_drift::Desired::compile(platform, &intent, &raw, ownership, &[], &[])
+        .map_err(|e| err(e.to_string()))?;
+    Ok(desired
+        .leaves()
+        .map(|(p, v)| (p.without_module_prefixes(), v.clone()))
         .collect())
 }
 
@@ -265,7 +311,14 @@ impl Topology {
                 Some(t) => Some(resolve_tls(&name, t, base)?),
             };
             let mut initial = Tree::new();
-            for (what, src) in [("config", &d.config), ("extra", &d.extra)] {
+            if let Some(f) = &d.from_fabric_device {
+                initial.extend(leaves_from_fabric_device(&name, &base.join(f))?);
+            }
+            for (what, src) in [
+                ("config", &d.config),
+                ("defaults.extra", &file.defaults.extra),
+                ("extra", &d.extra),
+            ] {
                 let Some(src) = src else { continue };
                 let json = match src {
                     FileConfig::Inline(v) => v.clone(),

@@ -840,3 +840,87 @@ fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+fn repo_root() -> std::path::PathBuf {
+    FsPath::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test]
+async fn lab_topology_starts_in_sync_with_its_fabric_devices() {
+    let root = repo_root();
+    let topo = Topology::load(&root.join("examples/fabric/topology.yaml")).expect("lab topology");
+    let names: Vec<&str> = topo.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "spine1", "spine2", "leaf1", "leaf2", "leaf3", "leaf4", "leaf5", "leaf6", "leaf7",
+            "leaf8"
+        ]
+    );
+    // The ports are those the FabricDevices point at.
+    for d in &topo.devices {
+        let text = std::fs::read_to_string(
+            root.join(format!("examples/fabric/manifests/devices/{}.yaml", d.name)),
+        )
+        .expect("manifest");
+        assert!(
+            text.contains(&format!("address: 127.0.0.1:{}", d.port)),
+            "{} port {}",
+            d.name,
+            d.port
+        );
+    }
+    let sim = Sim::start(topo.with_ephemeral_ports(), LOCAL)
+        .await
+        .expect("sim");
+    let keys = fabric_drift::key_table();
+    for dev in sim.devices() {
+        let manifest = root.join(format!(
+            "examples/fabric/manifests/devices/{}.yaml",
+            dev.name()
+        ));
+        let desired =
+            fabric_sim::topology::leaves_from_fabric_device(dev.name(), &manifest).expect("intent");
+        assert!(
+            desired.len() > 50,
+            "{}: {} leaves",
+            dev.name(),
+            desired.len()
+        );
+        // What a client observes over gNMI, decoded as the engine decodes it.
+        let c = client(&sim, dev.name()).await;
+        let mut observed = std::collections::BTreeMap::new();
+        for n in c
+            .get(&GetRequest::paths([Path::root()]))
+            .await
+            .expect("get /")
+        {
+            for u in &n.updates {
+                let Value::JsonIetf(s) = &u.value else {
+                    panic!("not JSON_IETF")
+                };
+                for l in flatten_json_ietf(&u.path, s.as_bytes(), &keys).expect("flatten") {
+                    observed.insert(l.path, l.value);
+                }
+            }
+        }
+        for (path, want) in &desired {
+            match observed.get(path) {
+                Some(got) if got.semantic_eq(want) => {}
+                other => panic!("{}: {path}: intent {want:?}, device {other:?}", dev.name()),
+            }
+        }
+        // Beyond intent: the management interface and operational state.
+        let extra: Vec<&Path> = observed
+            .keys()
+            .filter(|p| !desired.iter().any(|(d, _)| d == *p))
+            .collect();
+        assert!(extra.contains(&&p(
+            "/interfaces/interface[name=Management1]/config/description"
+        )));
+        assert!(extra.contains(&&p(
+            "/interfaces/interface[name=Ethernet1]/state/oper-status"
+        )));
+    }
+    sim.shutdown().await;
+}
