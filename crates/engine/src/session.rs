@@ -376,37 +376,38 @@ impl<P: Port> Session<P> {
         for (index, root) in self.roots.iter().enumerate() {
             let on_change =
                 SubscribeRequest::stream(vec![SubscriptionSpec::on_change(root.clone())]);
-            let mut subscription = client.subscribe(&on_change).await?;
-            // A refusal arrives as the stream's first answer; anything else is kept for the sync.
-            let first = subscription.next_event().await;
-            let (subscription, first, mode) = match first {
-                Some(Err(e)) if is_refusal(&e) => {
+            // A target refuses ON_CHANGE either when the RPC opens or as the stream's first
+            // answer; anything else that arrives first is kept for the sync.
+            let opened = match client.subscribe(&on_change).await {
+                Ok(mut subscription) => match subscription.next_event().await {
+                    Some(Err(e)) => Err(e),
+                    first => Ok((subscription, first)),
+                },
+                Err(e) => Err(e),
+            };
+            let (subscription, first, mode) = match opened {
+                Err(e) if is_refusal(&e) => {
                     let sample = SubscribeRequest::stream(vec![SubscriptionSpec::sample(
                         root.clone(),
                         self.options.sample_interval,
                     )]);
-                    let reason = format!("ON_CHANGE refused: {e}");
-                    info!(device = %self.config.key, root = %root, "falling back to SAMPLE");
-                    (
-                        client.subscribe(&sample).await?,
-                        None,
-                        RootMode {
-                            root: root.to_string(),
-                            on_change: false,
-                            reason: Some(reason),
-                        },
-                    )
+                    info!(device = %self.config.key, root = %root, "ON_CHANGE refused; falling back to SAMPLE");
+                    let mode = RootMode {
+                        root: root.to_string(),
+                        on_change: false,
+                        reason: Some(format!("ON_CHANGE refused by the target: {e}")),
+                    };
+                    (client.subscribe(&sample).await?, None, mode)
                 }
-                Some(Err(e)) => return Err(e),
-                first => (
-                    subscription,
-                    first,
-                    RootMode {
+                Err(e) => return Err(e),
+                Ok((subscription, first)) => {
+                    let mode = RootMode {
                         root: root.to_string(),
                         on_change: true,
                         reason: None,
-                    },
-                ),
+                    };
+                    (subscription, first, mode)
+                }
             };
             modes.push(mode);
             let rest = futures::stream::unfold(subscription, |mut s| async move {
