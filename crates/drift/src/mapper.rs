@@ -54,16 +54,19 @@ pub enum EntryFilter {
 
 impl EntryFilter {
     pub fn applies(self, entry: &PathElem) -> bool {
+        self.applies_to(entry.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// [`EntryFilter::applies`] on an entry's keys, in key order.
+    pub fn applies_to<'a>(self, mut keys: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
         match self {
             EntryFilter::Any => true,
-            EntryFilter::LogicalInterfaces => entry.keys.values().next().is_some_and(|name| {
+            EntryFilter::LogicalInterfaces => keys.next().is_some_and(|(_, name)| {
                 ["Loopback", "Vlan", "Port-Channel", "Vxlan"]
                     .iter()
                     .any(|p| name.starts_with(p))
             }),
-            EntryFilter::Except { key, value } => {
-                entry.keys.get(key).map(String::as_str) != Some(value)
-            }
+            EntryFilter::Except { key, value } => !keys.any(|(k, v)| k == key && v == value),
         }
     }
 }

@@ -14,7 +14,7 @@ use fabric_gnmi::{Leaf, Path, PathElem, Value};
 use crate::desired::Desired;
 use crate::diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
 use crate::intent::Ownership;
-use crate::normalize::{canonical_elem, canonical_origin, equal, normalize};
+use crate::normalize::{Obs, canonical_elem, canonical_origin, equal_fast, equal_obs, normalize};
 use crate::plan::{Plan, Strategy};
 
 const NONE: u32 = u32::MAX;
@@ -58,6 +58,43 @@ impl FxHasher {
 
 type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// An observed value, stored in 24 bytes (a [`Value`] takes 56): most leaves are strings,
+/// numbers and booleans.
+#[derive(Debug, Clone, PartialEq)]
+enum Stored {
+    Str(Box<str>),
+    Uint(u64),
+    Int(i64),
+    Bool(bool),
+    Other(Box<Value>),
+}
+
+impl Stored {
+    fn from_value(v: &Value) -> Stored {
+        match v {
+            Value::String(s) => Stored::Str(s.as_str().into()),
+            Value::Uint(u) => Stored::Uint(*u),
+            Value::Int(i) => Stored::Int(*i),
+            Value::Bool(b) => Stored::Bool(*b),
+            other => Stored::Other(Box::new(other.clone())),
+        }
+    }
+
+    fn obs(&self) -> Obs<'_> {
+        match self {
+            Stored::Str(s) => Obs::Text(s),
+            Stored::Uint(u) => Obs::Uint(*u),
+            Stored::Int(i) => Obs::Int(*i),
+            Stored::Bool(b) => Obs::Bool(*b),
+            Stored::Other(v) => Obs::Other(v),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        self.obs().to_value()
+    }
+}
+
 #[derive(Debug)]
 struct Node {
     parent: u32,
@@ -72,7 +109,7 @@ struct Node {
     /// Kept while empty: a desired leaf or an owned list's container.
     pinned: bool,
     live: bool,
-    value: Option<Value>,
+    value: Option<Stored>,
 }
 
 impl Node {
@@ -92,40 +129,105 @@ impl Node {
     }
 }
 
-/// Interned path elements. Several spellings (`openconfig-interfaces:interface`, a prefixed
-/// identity key) map to the id of the canonical one.
+/// A path element as the interner keeps it: a name and sorted keys in boxed strings (a
+/// `PathElem`'s `BTreeMap` allocates a whole B-tree node, several hundred bytes, per element).
+#[derive(Debug, Clone)]
+struct CompactElem {
+    name: Box<str>,
+    keys: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl CompactElem {
+    fn new(e: &PathElem) -> CompactElem {
+        CompactElem {
+            name: e.name.as_str().into(),
+            keys: e
+                .keys
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+        }
+    }
+
+    fn is(&self, e: &PathElem) -> bool {
+        *self.name == *e.name
+            && self.keys.len() == e.keys.len()
+            && self
+                .keys
+                .iter()
+                .zip(&e.keys)
+                .all(|((a, b), (c, d))| **a == **c && **b == **d)
+    }
+
+    fn to_elem(&self) -> PathElem {
+        let mut e = PathElem::new(&*self.name);
+        for (k, v) in self.keys.iter() {
+            e.keys.insert(k.to_string(), v.to_string());
+        }
+        e
+    }
+}
+
+fn elem_hash(e: &PathElem) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(e.name.as_bytes());
+    for (k, v) in &e.keys {
+        h.write_u8(0xfe);
+        h.write(k.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+    }
+    h.finish()
+}
+
+/// Interned path elements, found by hash and confirmed by comparison. Non-canonical spellings
+/// (`openconfig-interfaces:interface`, a prefixed identity key) are looked up in their canonical
+/// form.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: HashMap<PathElem, u32, FxBuild>,
-    elems: Vec<PathElem>,
+    /// Hash of the canonical element → its id; hash collisions go to `collisions`.
+    ids: HashMap<u64, u32, FxBuild>,
+    collisions: HashMap<u64, Vec<u32>, FxBuild>,
+    elems: Vec<CompactElem>,
 }
 
 impl Interner {
-    fn get(&self, e: &PathElem) -> Option<u32> {
-        if let Some(&id) = self.ids.get(e) {
+    fn find_canonical(&self, e: &PathElem) -> Option<u32> {
+        let h = elem_hash(e);
+        let id = *self.ids.get(&h)?;
+        if self.elems[id as usize].is(e) {
             return Some(id);
         }
+        self.collisions
+            .get(&h)?
+            .iter()
+            .copied()
+            .find(|&c| self.elems[c as usize].is(e))
+    }
+
+    fn get(&self, e: &PathElem) -> Option<u32> {
         match canonical_elem(e) {
-            std::borrow::Cow::Owned(c) => self.ids.get(&c).copied(),
-            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Borrowed(c) => self.find_canonical(c),
+            std::borrow::Cow::Owned(c) => self.find_canonical(&c),
         }
     }
 
     fn intern(&mut self, e: &PathElem) -> u32 {
-        if let Some(id) = self.get(e) {
-            // Remember a non-canonical spelling so the next lookup is one probe.
-            if !self.ids.contains_key(e) && self.ids.len() < self.elems.len() * 4 + 64 {
-                self.ids.insert(e.clone(), id);
-            }
+        let canonical = canonical_elem(e);
+        if let Some(id) = self.find_canonical(&canonical) {
             return id;
         }
-        let canonical = canonical_elem(e).into_owned();
         let id = self.elems.len() as u32;
-        if canonical != *e {
-            self.ids.insert(e.clone(), id);
+        let h = elem_hash(&canonical);
+        self.elems.push(CompactElem::new(&canonical));
+        match self.ids.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collisions.entry(h).or_default().push(id);
+            }
         }
-        self.ids.insert(canonical.clone(), id);
-        self.elems.push(canonical);
         id
     }
 }
@@ -251,7 +353,7 @@ impl Tree {
     fn path_of(&self, mut id: u32) -> Path {
         let mut elems = Vec::new();
         while self.nodes[id as usize].parent != NONE {
-            elems.push(self.interner.elems[self.nodes[id as usize].elem as usize].clone());
+            elems.push(self.interner.elems[self.nodes[id as usize].elem as usize].to_elem());
             id = self.nodes[id as usize].parent;
         }
         elems.reverse();
@@ -287,6 +389,16 @@ impl Tree {
     }
 }
 
+/// What comparing one desired leaf needs.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Its node (NONE when the leaf is not evaluated).
+    node: u32,
+    kind: crate::normalize::LeafKind,
+    /// Absent is as good as intended (the leaf holds its default).
+    absent_ok: bool,
+}
+
 /// The observed tree and the current drift set of one device.
 ///
 /// Life cycle: [`DriftTracker::new`], then the initial sync's notifications through
@@ -298,12 +410,13 @@ impl Tree {
 pub struct DriftTracker {
     desired: Desired,
     tree: Tree,
-    /// Node of each desired leaf (NONE when not evaluated).
-    leaf_nodes: Vec<u32>,
-    /// Absent is as good as intended (the leaf holds its default).
-    absent_ok: Vec<bool>,
+    /// Per desired leaf, what a comparison needs, packed so a full diff streams through it.
+    slots: Vec<Slot>,
+    /// Per desired leaf, the normalized expected value, compact (the full one is in `desired`).
+    expected: Vec<Stored>,
     /// Current drift state of each desired leaf.
-    state: Vec<Option<(DriftKind, Option<Value>)>>,
+    /// Boxed: drift is the exception, and `None` then costs one word.
+    state: Vec<Option<Box<(DriftKind, Option<Value>)>>>,
     /// Per owned list (strict mode): the container node and the entry elements the intent names.
     owned: Vec<(u32, HashSet<u32, FxBuild>)>,
     /// Entry nodes currently reported as Unexpected.
@@ -318,8 +431,8 @@ impl DriftTracker {
         let mut t = DriftTracker {
             desired,
             tree: Tree::default(),
-            leaf_nodes: Vec::new(),
-            absent_ok: Vec::new(),
+            slots: Vec::new(),
+            expected: Vec::new(),
             state: Vec::new(),
             owned: Vec::new(),
             unexpected: HashSet::default(),
@@ -346,8 +459,18 @@ impl DriftTracker {
             }
         }
         let leaves = self.desired.desired_leaves();
-        self.leaf_nodes = vec![NONE; leaves.len()];
-        self.absent_ok = leaves.iter().map(|l| l.absent_ok()).collect();
+        self.slots = leaves
+            .iter()
+            .map(|l| Slot {
+                node: NONE,
+                kind: l.kind,
+                absent_ok: l.absent_ok(),
+            })
+            .collect();
+        self.expected = leaves
+            .iter()
+            .map(|l| Stored::from_value(&l.expected))
+            .collect();
         self.state = vec![None; leaves.len()];
         for i in 0..leaves.len() {
             let path = self.desired.desired_leaves()[i].path.clone();
@@ -360,7 +483,7 @@ impl DriftTracker {
                 let n = &mut self.tree.nodes[node as usize];
                 n.pinned = true;
                 n.desired = i as u32;
-                self.leaf_nodes[i] = node;
+                self.slots[i].node = node;
             }
         }
     }
@@ -447,7 +570,7 @@ impl DriftTracker {
             if n.value.is_none() {
                 self.tree.leaves += 1;
             }
-            n.value = Some(leaf.value.clone());
+            n.value = Some(Stored::from_value(&leaf.value));
             if n.desired != NONE {
                 touched.push(n.desired);
             }
@@ -462,18 +585,41 @@ impl DriftTracker {
         }
         touched.sort_unstable();
         touched.dedup();
+        let mut delta = self.delta_from_log(log);
+        // Desired leaves: `touched` is deduplicated, so the state before the apply is the one
+        // replaced here; no path is cloned unless the leaf's drift changed.
         for idx in touched {
-            let new = self.evaluate(idx as usize);
-            if new != self.state[idx as usize] {
-                let path = self.desired.desired_leaves()[idx as usize].path.clone();
-                let before = self.item_at(&path);
-                log.push((path.clone(), before));
-                self.state[idx as usize] = new.clone();
-                let item = new.map(|(kind, actual)| self.leaf_item(idx as usize, kind, actual));
-                self.put(&path, item);
+            let idx = idx as usize;
+            let new = self.evaluate(idx);
+            if new.as_ref() == self.state[idx].as_deref() {
+                continue;
+            }
+            let old = std::mem::replace(&mut self.state[idx], new.map(Box::new));
+            let item = self.state[idx]
+                .as_deref()
+                .cloned()
+                .map(|(kind, actual)| self.leaf_item(idx, kind, actual));
+            match item {
+                Some(item) => {
+                    let path = item.path.clone();
+                    self.put(&path, Some(item.clone()));
+                    if old.is_some() {
+                        delta.changed.push(item);
+                    } else {
+                        delta.added.push(item);
+                    }
+                }
+                None => {
+                    let path = self.desired.desired_leaves()[idx].path.clone();
+                    self.put(&path, None);
+                    delta.cleared.push(path);
+                }
             }
         }
-        self.delta_from_log(log)
+        delta.added.sort_by(|a, b| a.path.cmp(&b.path));
+        delta.changed.sort_by(|a, b| a.path.cmp(&b.path));
+        delta.cleared.sort();
+        delta
     }
 
     fn delete(
@@ -542,8 +688,10 @@ impl DriftTracker {
         }
         let spec = &self.desired.owned_lists()[owned as usize].list;
         let elem = &self.tree.interner.elems[n.elem as usize];
-        if elem.name != spec.list
-            || !spec.filter.applies(elem)
+        if *elem.name != *spec.list
+            || !spec
+                .filter
+                .applies_to(elem.keys.iter().map(|(k, v)| (&**k, &**v)))
             || self.owned[owned as usize].1.contains(&n.elem)
         {
             return None;
@@ -560,17 +708,32 @@ impl DriftTracker {
         })
     }
 
+    #[inline]
     fn evaluate(&self, idx: usize) -> Option<(DriftKind, Option<Value>)> {
-        let node = self.leaf_nodes[idx];
-        if node == NONE {
+        let slot = self.slots[idx];
+        if slot.node == NONE {
             return None;
         }
-        let leaf = &self.desired.desired_leaves()[idx];
-        match &self.tree.nodes[node as usize].value {
-            None if self.absent_ok[idx] => None,
+        match &self.tree.nodes[slot.node as usize].value {
+            None if slot.absent_ok => None,
             None => Some((DriftKind::Missing, None)),
-            Some(v) if equal(leaf.kind, &leaf.expected, v) => None,
-            Some(v) => Some((DriftKind::Modified, Some(normalize(leaf.kind, v)))),
+            Some(v)
+                if equal_fast(slot.kind, self.expected[idx].obs(), v.obs()).unwrap_or_else(
+                    || {
+                        equal_obs(
+                            slot.kind,
+                            &self.desired.desired_leaves()[idx].expected,
+                            v.obs(),
+                        )
+                    },
+                ) =>
+            {
+                None
+            }
+            Some(v) => Some((
+                DriftKind::Modified,
+                Some(normalize(slot.kind, &v.to_value())),
+            )),
         }
     }
 
@@ -637,7 +800,9 @@ impl DriftTracker {
             if let Some((kind, actual)) = &new {
                 items.push(self.leaf_item(idx, *kind, actual.clone()));
             }
-            self.state[idx] = new;
+            if new.as_ref() != self.state[idx].as_deref() {
+                self.state[idx] = new.map(Box::new);
+            }
         }
         self.unexpected.clear();
         for o in 0..self.owned.len() {
@@ -680,9 +845,12 @@ impl DriftTracker {
     }
 
     /// The observed value of a leaf.
-    pub fn observed(&self, path: &Path) -> Option<&Value> {
+    pub fn observed(&self, path: &Path) -> Option<Value> {
         let id = self.tree.find(path)?;
-        self.tree.nodes[id as usize].value.as_ref()
+        self.tree.nodes[id as usize]
+            .value
+            .as_ref()
+            .map(Stored::to_value)
     }
 
     /// Every observed leaf at or under `path`.
@@ -698,7 +866,7 @@ impl DriftTracker {
                 self.tree.nodes[id as usize]
                     .value
                     .as_ref()
-                    .map(|v| Leaf::new(self.tree.path_of(id), v.clone()))
+                    .map(|v| Leaf::new(self.tree.path_of(id), v.to_value()))
             })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -277,7 +277,7 @@ fn excluded_leaves_are_never_reported_nor_touched() {
         .unwrap_or_else(|e| panic!("{e}"));
     t.apply(&updates, &deletes);
     assert!(t.drift().is_empty(), "{:?}", t.drift());
-    assert_eq!(t.observed(&p(DESC)), Some(&Value::from("changed by hand")));
+    assert_eq!(t.observed(&p(DESC)), Some(Value::from("changed by hand")));
 }
 
 #[test]
