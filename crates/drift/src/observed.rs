@@ -380,6 +380,14 @@ impl Tree {
         out
     }
 
+    fn shrink(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.children.shrink_to_fit();
+        self.interner.ids.shrink_to_fit();
+        self.interner.elems.shrink_to_fit();
+    }
+
     fn live_nodes(&self) -> impl Iterator<Item = u32> + '_ {
         self.nodes
             .iter()
@@ -388,6 +396,10 @@ impl Tree {
             .map(|(i, _)| i as u32)
     }
 }
+
+/// The drift of one desired leaf: kind and normalized actual value. Boxed: drift is the
+/// exception, and in sync it costs one word.
+type LeafState = Option<Box<(DriftKind, Option<Value>)>>;
 
 /// What comparing one desired leaf needs.
 #[derive(Debug, Clone, Copy)]
@@ -415,8 +427,7 @@ pub struct DriftTracker {
     /// Per desired leaf, the normalized expected value, compact (the full one is in `desired`).
     expected: Vec<Stored>,
     /// Current drift state of each desired leaf.
-    /// Boxed: drift is the exception, and `None` then costs one word.
-    state: Vec<Option<Box<(DriftKind, Option<Value>)>>>,
+    state: Vec<LeafState>,
     /// Per owned list (strict mode): the container node and the entry elements the intent names.
     owned: Vec<(u32, HashSet<u32, FxBuild>)>,
     /// Entry nodes currently reported as Unexpected.
@@ -820,6 +831,9 @@ impl DriftTracker {
         items.dedup_by(|a, b| a.path == b.path);
         let delta = DriftDelta::between(&self.drift, &items);
         self.drift = items;
+        // After an initial sync the tree is about the size it keeps: give back the growth slack
+        // of the node vector and the indexes (up to half of their memory).
+        self.tree.shrink();
         delta
     }
 
