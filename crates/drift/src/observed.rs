@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use fabric_gnmi::{Leaf, Path, PathElem, Value};
+use fabric_gnmi::json::{JsonError, flatten_json_ietf};
+use fabric_gnmi::{KeyTable, Leaf, Path, PathElem, Value};
 
 use crate::desired::Desired;
 use crate::diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
@@ -435,6 +436,22 @@ pub struct DriftTracker {
     drift: Vec<DriftItem>,
     /// True from creation or `reset_observed` until the next `full_diff`.
     syncing: bool,
+    keys: KeyTable,
+    rejected: Vec<ObservedError>,
+    rejected_total: u64,
+}
+
+const MAX_KEPT_ERRORS: usize = 16;
+
+/// What could not be applied from a notification.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ObservedError {
+    #[error("update at {path}: JSON value cannot be decoded: {source}")]
+    Undecodable {
+        path: Path,
+        #[source]
+        source: Box<JsonError>,
+    },
 }
 
 impl DriftTracker {
@@ -449,6 +466,9 @@ impl DriftTracker {
             unexpected: HashSet::default(),
             drift: Vec::new(),
             syncing: true,
+            keys: crate::key_table(),
+            rejected: Vec::new(),
+            rejected_total: 0,
         };
         t.pin_desired();
         t
@@ -576,19 +596,22 @@ impl DriftTracker {
             self.delete(path, &mut touched, &mut log);
         }
         for leaf in updates {
-            let (node, new_entry) = self.tree.insert_nodes(&leaf.path);
-            let n = &mut self.tree.nodes[node as usize];
-            if n.value.is_none() {
-                self.tree.leaves += 1;
-            }
-            n.value = Some(Stored::from_value(&leaf.value));
-            if n.desired != NONE {
-                touched.push(n.desired);
-            }
-            if let Some(entry) = new_entry
-                && !self.syncing
-            {
-                self.entry_created(entry, &mut log);
+            match &leaf.value {
+                // A subtree as JSON: its leaves, decoded with the shared key table.
+                Value::Json(text) | Value::JsonIetf(text) => {
+                    match flatten_json_ietf(&leaf.path, text.as_bytes(), &self.keys) {
+                        Ok(leaves) => {
+                            for l in &leaves {
+                                self.insert_leaf(&l.path, &l.value, &mut touched, &mut log);
+                            }
+                        }
+                        Err(source) => self.reject(ObservedError::Undecodable {
+                            path: leaf.path.clone(),
+                            source: Box::new(source),
+                        }),
+                    }
+                }
+                value => self.insert_leaf(&leaf.path, value, &mut touched, &mut log),
             }
         }
         if self.syncing {
@@ -631,6 +654,44 @@ impl DriftTracker {
         delta.changed.sort_by(|a, b| a.path.cmp(&b.path));
         delta.cleared.sort();
         delta
+    }
+
+    fn insert_leaf(
+        &mut self,
+        path: &Path,
+        value: &Value,
+        touched: &mut Vec<u32>,
+        log: &mut Vec<(Path, Option<DriftItem>)>,
+    ) {
+        let (node, new_entry) = self.tree.insert_nodes(path);
+        let n = &mut self.tree.nodes[node as usize];
+        if n.value.is_none() {
+            self.tree.leaves += 1;
+        }
+        n.value = Some(Stored::from_value(value));
+        if n.desired != NONE {
+            touched.push(n.desired);
+        }
+        if let Some(entry) = new_entry
+            && !self.syncing
+        {
+            self.entry_created(entry, log);
+        }
+    }
+
+    /// Keeps a bounded record of what could not be applied; the caller logs and counts it.
+    fn reject(&mut self, e: ObservedError) {
+        self.rejected_total += 1;
+        if self.rejected.len() < MAX_KEPT_ERRORS {
+            self.rejected.push(e);
+        }
+    }
+
+    /// Errors since the last call (at most 16 kept) and how many there were in total. A bad
+    /// value costs its own leaves, never the notification or the session.
+    pub fn take_errors(&mut self) -> (Vec<ObservedError>, u64) {
+        let total = std::mem::take(&mut self.rejected_total);
+        (std::mem::take(&mut self.rejected), total)
     }
 
     fn delete(

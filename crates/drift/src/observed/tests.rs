@@ -388,3 +388,40 @@ fn resync_and_spec_change() {
         "{unexpected:?}"
     );
 }
+
+#[test]
+fn json_subtrees_are_flattened_and_bad_ones_reported() {
+    let mut t = synced(desired(Ownership::Merge, &[]));
+    let blob = r#"{"openconfig-interfaces:mtu": 1500, "description": "to spine1 Ethernet1"}"#;
+    let delta = t.apply(
+        &[Leaf::new(
+            p("/interfaces/interface[name=Ethernet1]/config"),
+            Value::JsonIetf(blob.into()),
+        )],
+        &[],
+    );
+    assert_eq!(delta.added.len(), 1);
+    assert_eq!(delta.added[0].path, p(MTU));
+    let delta = t.apply(
+        &[
+            Leaf::new(
+                p("/interfaces/interface[name=Ethernet1]/config"),
+                Value::JsonIetf("{\"mtu\": ".into()),
+            ),
+            Leaf::new(p(MTU), 9214u64),
+        ],
+        &[],
+    );
+    // The bad blob is reported; the good leaf in the same notification still counts.
+    assert_eq!(delta.cleared, vec![p(MTU)]);
+    let (errors, total) = t.take_errors();
+    assert_eq!(total, 1);
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("/interfaces/interface[name=Ethernet1]/config"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(t.take_errors().1, 0);
+}
