@@ -109,6 +109,16 @@ fn incremental_updates_report_only_what_changed() {
     );
     let first = t.fingerprint();
     assert!(first.is_some());
+    assert_eq!(
+        serde_json::to_value(&t.drift()[0]).unwrap_or_default(),
+        serde_json::json!({"path": MTU, "kind": "Modified", "expected": 9214, "actual": 1500})
+    );
+    let plan = serde_json::to_value(t.plan(Strategy::Minimal)).unwrap_or_default();
+    assert_eq!(
+        plan["updates"][0],
+        serde_json::json!({"path": MTU, "value": 9214})
+    );
+    assert_eq!(plan["strategy"], "minimal");
     // Another wrong value: the same item changes.
     let delta = t.apply(&[Leaf::new(p(MTU), Value::from("9000"))], &[]);
     assert!(delta.added.is_empty() && delta.cleared.is_empty());
