@@ -19,6 +19,8 @@ use crate::normalize::{Obs, canonical_elem, canonical_origin, equal_fast, equal_
 use crate::plan::{Plan, Strategy};
 
 const NONE: u32 = u32::MAX;
+/// `Node::elem` of a node on the free list.
+const FREED: u32 = u32::MAX - 1;
 
 /// FxHash (rustc's hasher): the keys are small integers and short names from one device, and
 /// SipHash's DoS resistance would cost more than the rest of a lookup.
@@ -103,13 +105,9 @@ struct Node {
     first_child: u32,
     next: u32,
     prev: u32,
-    /// Index of the evaluated desired leaf at this node, or NONE.
+    /// Index of the evaluated desired leaf at this node, or NONE. A node with a desired leaf
+    /// stays while empty (so does a root, and an owned list's container: `Tree::owned_at`).
     desired: u32,
-    /// Index of the owned list whose container this node is (strict mode), or NONE.
-    owned: u32,
-    /// Kept while empty: a desired leaf or an owned list's container.
-    pinned: bool,
-    live: bool,
     value: Option<Stored>,
 }
 
@@ -122,9 +120,6 @@ impl Node {
             next: NONE,
             prev: NONE,
             desired: NONE,
-            owned: NONE,
-            pinned: false,
-            live: true,
             value: None,
         }
     }
@@ -241,6 +236,8 @@ pub(crate) struct Tree {
     children: HashMap<(u32, u32), u32, FxBuild>,
     interner: Interner,
     roots: Vec<(Option<String>, u32)>,
+    /// Containers of owned lists (strict mode) → the owned list's index; kept while empty.
+    owned_at: HashMap<u32, u32, FxBuild>,
     leaves: usize,
 }
 
@@ -272,7 +269,6 @@ impl Tree {
             return id;
         }
         let id = self.alloc(NONE, NONE);
-        self.nodes[id as usize].pinned = true;
         self.roots
             .push((canonical_origin(origin).map(str::to_string), id));
         id
@@ -306,7 +302,7 @@ impl Tree {
         for e in &path.elems {
             let id = self.interner.intern(e);
             let (child, created) = self.child_or_create(node, id);
-            if created && self.nodes[node as usize].owned != NONE {
+            if created && self.owned_at.contains_key(&node) {
                 new_entry = Some(child);
             }
             node = child;
@@ -340,14 +336,21 @@ impl Tree {
         }
         self.children.remove(&(parent, elem));
         let n = &mut self.nodes[id as usize];
-        n.live = false;
+        n.elem = FREED;
+        n.desired = NONE;
         n.value = None;
+        self.owned_at.remove(&id);
         self.free.push(id);
     }
 
     fn is_empty_node(&self, id: u32) -> bool {
         let n = &self.nodes[id as usize];
-        n.live && !n.pinned && n.value.is_none() && n.first_child == NONE && n.parent != NONE
+        n.elem != FREED
+            && n.desired == NONE
+            && n.value.is_none()
+            && n.first_child == NONE
+            && n.parent != NONE
+            && !self.owned_at.contains_key(&id)
     }
 
     /// The path of a node, rebuilt from its interned elements.
@@ -393,7 +396,7 @@ impl Tree {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.live)
+            .filter(|(_, n)| n.elem != FREED)
             .map(|(i, _)| i as u32)
     }
 }
@@ -429,8 +432,10 @@ pub struct DriftTracker {
     expected: Vec<Stored>,
     /// Current drift state of each desired leaf.
     state: Vec<LeafState>,
-    /// Per owned list (strict mode): the container node and the entry elements the intent names.
-    owned: Vec<(u32, HashSet<u32, FxBuild>)>,
+    /// Per owned list (strict mode): its container node.
+    owned: Vec<u32>,
+    /// (owned list, entry element) pairs the intent names.
+    named: HashSet<(u32, u32), FxBuild>,
     /// Entry nodes currently reported as Unexpected.
     unexpected: HashSet<u32, FxBuild>,
     drift: Vec<DriftItem>,
@@ -463,6 +468,7 @@ impl DriftTracker {
             expected: Vec::new(),
             state: Vec::new(),
             owned: Vec::new(),
+            named: HashSet::default(),
             unexpected: HashSet::default(),
             drift: Vec::new(),
             syncing: true,
@@ -481,12 +487,8 @@ impl DriftTracker {
         if strict {
             for (idx, o) in self.desired.owned_lists().iter().enumerate() {
                 let node = self.tree.insert_nodes(&o.list.container).0;
-                let n = &mut self.tree.nodes[node as usize];
-                n.pinned = true;
-                if n.owned == NONE {
-                    n.owned = idx as u32;
-                }
-                self.owned.push((node, HashSet::default()));
+                self.tree.owned_at.entry(node).or_insert(idx as u32);
+                self.owned.push(node);
             }
         }
         let leaves = self.desired.desired_leaves();
@@ -511,9 +513,7 @@ impl DriftTracker {
             }
             if evaluated {
                 let node = self.tree.insert_nodes(&path).0;
-                let n = &mut self.tree.nodes[node as usize];
-                n.pinned = true;
-                n.desired = i as u32;
+                self.tree.nodes[node as usize].desired = i as u32;
                 self.slots[i].node = node;
             }
         }
@@ -525,12 +525,12 @@ impl DriftTracker {
             return;
         };
         for e in &path.elems {
-            let owned = self.tree.nodes[node as usize].owned;
+            let owned = self.tree.owned_at.get(&node).copied();
             let id = self.tree.interner.intern(e);
-            if owned != NONE {
+            if let Some(owned) = owned {
                 let list = &self.desired.owned_lists()[owned as usize].list.list;
                 if e.local_name() == list {
-                    self.owned[owned as usize].1.insert(id);
+                    self.named.insert((owned, id));
                 }
             }
             match self.tree.child(node, id) {
@@ -547,9 +547,9 @@ impl DriftTracker {
         for id in &ids {
             let n = &mut self.tree.nodes[*id as usize];
             n.desired = NONE;
-            n.owned = NONE;
-            n.pinned = n.parent == NONE;
         }
+        self.tree.owned_at.clear();
+        self.named.clear();
         self.unexpected.clear();
         self.pin_desired();
         self.gc_all();
@@ -721,7 +721,7 @@ impl DriftTracker {
             }
         }
         let mut cur = self.tree.nodes[top as usize].parent;
-        if !self.tree.nodes[top as usize].live {
+        if self.tree.nodes[top as usize].elem == FREED {
             while cur != NONE && self.tree.is_empty_node(cur) {
                 let parent = self.tree.nodes[cur as usize].parent;
                 self.entry_freed(cur, log);
@@ -754,17 +754,14 @@ impl DriftTracker {
 
     fn unexpected_item(&self, entry: u32) -> Option<DriftItem> {
         let n = &self.tree.nodes[entry as usize];
-        let owned = self.tree.nodes[n.parent as usize].owned;
-        if owned == NONE {
-            return None;
-        }
+        let owned = *self.tree.owned_at.get(&n.parent)?;
         let spec = &self.desired.owned_lists()[owned as usize].list;
         let elem = &self.tree.interner.elems[n.elem as usize];
         if *elem.name != *spec.list
             || !spec
                 .filter
                 .applies_to(elem.keys.iter().map(|(k, v)| (&**k, &**v)))
-            || self.owned[owned as usize].1.contains(&n.elem)
+            || self.named.contains(&(owned, n.elem))
         {
             return None;
         }
@@ -878,7 +875,7 @@ impl DriftTracker {
         }
         self.unexpected.clear();
         for o in 0..self.owned.len() {
-            let container = self.owned[o].0;
+            let container = self.owned[o];
             let mut c = self.tree.nodes[container as usize].first_child;
             while c != NONE {
                 if let Some(item) = self.unexpected_item(c) {

@@ -435,3 +435,18 @@ fn json_subtrees_are_flattened_and_bad_ones_reported() {
     );
     assert_eq!(t.take_errors().1, 0);
 }
+
+#[test]
+fn nodes_stay_small() {
+    // The per-leaf memory budget (README, benches) rests on these sizes.
+    assert!(
+        std::mem::size_of::<Stored>() <= 24,
+        "{}",
+        std::mem::size_of::<Stored>()
+    );
+    assert!(
+        std::mem::size_of::<Node>() <= 48,
+        "{}",
+        std::mem::size_of::<Node>()
+    );
+}
