@@ -19,6 +19,8 @@ use crate::normalize::{Obs, canonical_elem, canonical_origin, equal_fast, equal_
 use crate::plan::{Plan, Strategy};
 
 const NONE: u32 = u32::MAX;
+/// Children past which a node's children are found through the index.
+const WIDE: usize = 16;
 /// `Node::elem` of a node on the free list.
 const FREED: u32 = u32::MAX - 1;
 
@@ -236,6 +238,8 @@ pub(crate) struct Tree {
     children: HashMap<(u32, u32), u32, FxBuild>,
     interner: Interner,
     roots: Vec<(Option<String>, u32)>,
+    /// Nodes whose children are indexed in `children` (more than WIDE of them).
+    indexed: HashSet<u32, FxBuild>,
     /// Containers of owned lists (strict mode) → the owned list's index; kept while empty.
     owned_at: HashMap<u32, u32, FxBuild>,
     leaves: usize,
@@ -274,14 +278,45 @@ impl Tree {
         id
     }
 
+    /// The child of `parent` named `elem`: an index lookup for wide nodes (lists), a scan of the
+    /// few siblings otherwise (an index entry per node would cost more than the node's value).
     fn child(&self, parent: u32, elem: u32) -> Option<u32> {
-        self.children.get(&(parent, elem)).copied()
+        if self.indexed.contains(&parent) {
+            return self.children.get(&(parent, elem)).copied();
+        }
+        let mut c = self.nodes[parent as usize].first_child;
+        while c != NONE {
+            let n = &self.nodes[c as usize];
+            if n.elem == elem {
+                return Some(c);
+            }
+            c = n.next;
+        }
+        None
     }
 
     /// The child of `parent` for `elem`, created if needed; `true` when created.
     fn child_or_create(&mut self, parent: u32, elem: u32) -> (u32, bool) {
         if let Some(c) = self.child(parent, elem) {
             return (c, false);
+        }
+        if !self.indexed.contains(&parent) {
+            // Past WIDE children, a node's children get an index.
+            let mut count = 0;
+            let mut c = self.nodes[parent as usize].first_child;
+            while c != NONE {
+                count += 1;
+                c = self.nodes[c as usize].next;
+            }
+            if count >= WIDE {
+                self.indexed.insert(parent);
+                let mut c = self.nodes[parent as usize].first_child;
+                while c != NONE {
+                    self.children
+                        .insert((parent, self.nodes[c as usize].elem), c);
+                    c = self.nodes[c as usize].next;
+                }
+            }
         }
         let id = self.alloc(parent, elem);
         let first = self.nodes[parent as usize].first_child;
@@ -290,7 +325,9 @@ impl Tree {
             self.nodes[first as usize].prev = id;
         }
         self.nodes[parent as usize].first_child = id;
-        self.children.insert((parent, elem), id);
+        if self.indexed.contains(&parent) {
+            self.children.insert((parent, elem), id);
+        }
         (id, true)
     }
 
@@ -334,7 +371,10 @@ impl Tree {
         if next != NONE {
             self.nodes[next as usize].prev = prev;
         }
-        self.children.remove(&(parent, elem));
+        if self.indexed.contains(&parent) {
+            self.children.remove(&(parent, elem));
+        }
+        self.indexed.remove(&id);
         let n = &mut self.nodes[id as usize];
         n.elem = FREED;
         n.desired = NONE;

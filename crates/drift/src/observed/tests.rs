@@ -450,3 +450,67 @@ fn nodes_stay_small() {
         std::mem::size_of::<Node>()
     );
 }
+
+#[test]
+fn wide_lists_use_the_index_and_agree_with_a_full_diff() {
+    let (mut intent, raw) = leaf1();
+    for id in 100..160u16 {
+        intent.vlans.push(crate::intent::Vlan {
+            id,
+            name: Some(format!("v{id}")),
+        });
+    }
+    let d = Desired::compile(Platform::Eos, &intent, &raw, Ownership::Strict, &[], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = synced(d.clone());
+    let vlan = |id: u16| {
+        p(&format!(
+            "/network-instances/network-instance[name=default]/vlans/vlan[vlan-id={id}]"
+        ))
+    };
+    // Delete 20 entries (some before, some after the list got its index), add 30 unexpected ones,
+    // put 10 of the deleted back, delete a few unexpected ones again.
+    let deletes: Vec<Path> = (100..120).map(vlan).collect();
+    t.apply(&[], &deletes);
+    let extra: Vec<Leaf> = (200..230)
+        .map(|id| {
+            Leaf::new(
+                vlan(id).push_name("config").push_name("vlan-id"),
+                u64::from(id),
+            )
+        })
+        .collect();
+    t.apply(&extra, &[]);
+    let back: Vec<Leaf> = in_sync(&d)
+        .into_iter()
+        .filter(|l| (100..110).any(|id| vlan(id).is_prefix_of(&l.path)))
+        .collect();
+    t.apply(&back, &[]);
+    t.apply(&[], &[vlan(200), vlan(229)]);
+    assert!(
+        t.observed(&vlan(150).push_name("config").push_name("name"))
+            .is_some()
+    );
+    // A fresh tracker fed the resulting state sees the same drift.
+    let mut state: Vec<Leaf> = in_sync(&d)
+        .into_iter()
+        .filter(|l| !(110..120).any(|id| vlan(id).is_prefix_of(&l.path)))
+        .collect();
+    state.extend(
+        extra
+            .into_iter()
+            .filter(|l| !vlan(200).is_prefix_of(&l.path) && !vlan(229).is_prefix_of(&l.path)),
+    );
+    let mut fresh = DriftTracker::new(d);
+    fresh.apply(&state, &[]);
+    fresh.full_diff();
+    assert_eq!(t.drift(), fresh.drift());
+    let kinds = |k: DriftKind| t.drift().iter().filter(|i| i.kind == k).count();
+    assert_eq!(kinds(DriftKind::Unexpected), 28);
+    assert_eq!(
+        kinds(DriftKind::Missing),
+        20,
+        "vlan-id and name of 10 VLANs"
+    );
+    assert!(t.full_diff().is_empty());
+}
