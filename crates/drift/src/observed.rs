@@ -793,15 +793,24 @@ impl DriftTracker {
     }
 
     fn unexpected_item(&self, entry: u32) -> Option<DriftItem> {
+        let parent = self.tree.nodes[entry as usize].parent;
+        let owned = *self.tree.owned_at.get(&parent)?;
+        self.unexpected_item_in(owned, entry)
+    }
+
+    /// `entry`, a child of owned list `owned`'s container, as an Unexpected item if it is one.
+    fn unexpected_item_in(&self, owned: u32, entry: u32) -> Option<DriftItem> {
         let n = &self.tree.nodes[entry as usize];
-        let owned = *self.tree.owned_at.get(&n.parent)?;
+        // Named entries first: in sync, that is every entry, and it needs no element.
+        if self.named.contains(&(owned, n.elem)) {
+            return None;
+        }
         let spec = &self.desired.owned_lists()[owned as usize].list;
         let elem = &self.tree.interner.elems[n.elem as usize];
         if *elem.name != *spec.list
             || !spec
                 .filter
                 .applies_to(elem.keys.iter().map(|(k, v)| (&**k, &**v)))
-            || self.named.contains(&(owned, n.elem))
         {
             return None;
         }
@@ -916,9 +925,13 @@ impl DriftTracker {
         self.unexpected.clear();
         for o in 0..self.owned.len() {
             let container = self.owned[o];
+            // Two specs on one container: the first one speaks for it (as in `apply`).
+            if self.tree.owned_at.get(&container) != Some(&(o as u32)) {
+                continue;
+            }
             let mut c = self.tree.nodes[container as usize].first_child;
             while c != NONE {
-                if let Some(item) = self.unexpected_item(c) {
+                if let Some(item) = self.unexpected_item_in(o as u32, c) {
                     self.unexpected.insert(c);
                     items.push(item);
                 }
