@@ -594,8 +594,8 @@ impl DriftTracker {
         self.pin_desired();
         self.gc_all();
         if self.syncing {
-            // The observed state is incomplete: the full diff at sync_response will report.
-            self.drift.clear();
+            // The observed state is incomplete: the full diff at sync_response reports, against
+            // the drift reported so far.
             return DriftDelta::default();
         }
         self.full_diff()
@@ -609,6 +609,8 @@ impl DriftTracker {
             self.tree.nodes[id as usize].value = None;
         }
         self.tree.leaves = 0;
+        // Freed entries' ids will be reused; the full diff rebuilds this set.
+        self.unexpected.clear();
         self.gc_all();
         self.syncing = true;
     }
@@ -784,7 +786,8 @@ impl DriftTracker {
 
     /// A node is about to be freed: if it was an Unexpected entry, the drift clears.
     fn entry_freed(&mut self, id: u32, log: &mut Vec<(Path, Option<DriftItem>)>) {
-        if self.unexpected.remove(&id) {
+        // While syncing the drift set is left alone: the full diff reports against it.
+        if self.unexpected.remove(&id) && !self.syncing {
             let path = self.tree.path_of(id);
             let before = self.item_at(&path);
             log.push((path.clone(), before));

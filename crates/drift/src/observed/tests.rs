@@ -514,3 +514,40 @@ fn wide_lists_use_the_index_and_agree_with_a_full_diff() {
     );
     assert!(t.full_diff().is_empty());
 }
+
+#[test]
+fn a_resync_reports_against_the_drift_reported_before() {
+    let d = desired(Ownership::Strict, &[]);
+    let mut t = synced(d.clone());
+    let vlan99 = p("/network-instances/network-instance[name=default]/vlans/vlan[vlan-id=99]");
+    let rogue = [Leaf::new(
+        vlan99.clone().push_name("config").push_name("vlan-id"),
+        99u64,
+    )];
+    assert_eq!(t.apply(&rogue, &[]).added.len(), 1);
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    // Reconnect; during the initial sync the device deletes VLAN 99 and sends everything else.
+    t.reset_observed();
+    let mut sync = in_sync(&d);
+    sync.extend(rogue.iter().cloned());
+    assert!(t.apply(&sync, &[]).is_empty());
+    assert!(t.apply(&[], std::slice::from_ref(&vlan99)).is_empty());
+    // Until the full diff, the drift reported before stands.
+    assert_eq!(t.drift().len(), 2);
+    let delta = t.full_diff();
+    assert_eq!(delta.cleared, vec![p(MTU), vlan99]);
+    assert!(t.drift().is_empty());
+    // A spec change while syncing reports at the full diff, against the set reported before.
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    t.reset_observed();
+    let (mut intent, raw) = leaf1();
+    intent.interfaces[0].mtu = Some(1500);
+    let d2 = Desired::compile(Platform::Eos, &intent, &raw, Ownership::Strict, &[], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.set_desired(d2).is_empty());
+    t.apply(&sync, &[]);
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    let delta = t.full_diff();
+    assert_eq!(delta.cleared, vec![p(MTU)], "1500 is now intended");
+    assert_eq!(delta.added.len(), 1, "VLAN 99 is back: {:?}", delta.added);
+}
