@@ -110,7 +110,9 @@ struct Node {
     /// Index of the evaluated desired leaf at this node, or NONE. A node with a desired leaf
     /// stays while empty (so does a root, and an owned list's container: `Tree::owned_at`).
     desired: u32,
-    value: Option<Stored>,
+    /// Index of the node's value in `Tree::values`, or NONE: most nodes are containers, and a
+    /// value slot in every node would cost more than the index.
+    value: u32,
 }
 
 impl Node {
@@ -122,7 +124,7 @@ impl Node {
             next: NONE,
             prev: NONE,
             desired: NONE,
-            value: None,
+            value: NONE,
         }
     }
 }
@@ -238,6 +240,9 @@ pub(crate) struct Tree {
     children: HashMap<(u32, u32), u32, FxBuild>,
     interner: Interner,
     roots: Vec<(Option<String>, u32)>,
+    /// Leaf values, by `Node::value`; freed slots are reused.
+    values: Vec<Stored>,
+    free_values: Vec<u32>,
     /// Nodes whose children are indexed in `children` (more than WIDE of them).
     indexed: HashSet<u32, FxBuild>,
     /// Containers of owned lists (strict mode) → the owned list's index; kept while empty.
@@ -375,19 +380,60 @@ impl Tree {
             self.children.remove(&(parent, elem));
         }
         self.indexed.remove(&id);
+        self.take_value(id);
         let n = &mut self.nodes[id as usize];
         n.elem = FREED;
         n.desired = NONE;
-        n.value = None;
         self.owned_at.remove(&id);
         self.free.push(id);
+    }
+
+    fn value(&self, id: u32) -> Option<&Stored> {
+        let v = self.nodes[id as usize].value;
+        (v != NONE).then(|| &self.values[v as usize])
+    }
+
+    /// Sets a node's value; `true` if it had none.
+    fn set_value(&mut self, id: u32, value: Stored) -> bool {
+        let v = self.nodes[id as usize].value;
+        if v != NONE {
+            self.values[v as usize] = value;
+            return false;
+        }
+        let slot = match self.free_values.pop() {
+            Some(slot) => {
+                self.values[slot as usize] = value;
+                slot
+            }
+            None => {
+                self.values.push(value);
+                (self.values.len() - 1) as u32
+            }
+        };
+        self.nodes[id as usize].value = slot;
+        self.leaves += 1;
+        true
+    }
+
+    /// Removes a node's value; `true` if it had one.
+    fn take_value(&mut self, id: u32) -> bool {
+        let v = self.nodes[id as usize].value;
+        if v == NONE {
+            return false;
+        }
+        // Drop the old value's heap now rather than when the slot is reused.
+        self.values[v as usize] = Stored::Bool(false);
+        self.free_values.push(v);
+        self.nodes[id as usize].value = NONE;
+        self.leaves -= 1;
+        true
     }
 
     fn is_empty_node(&self, id: u32) -> bool {
         let n = &self.nodes[id as usize];
         n.elem != FREED
             && n.desired == NONE
-            && n.value.is_none()
+            && n.value == NONE
             && n.first_child == NONE
             && n.parent != NONE
             && !self.owned_at.contains_key(&id)
@@ -426,6 +472,8 @@ impl Tree {
 
     fn shrink(&mut self) {
         self.nodes.shrink_to_fit();
+        self.values.shrink_to_fit();
+        self.free_values.shrink_to_fit();
         self.free.shrink_to_fit();
         self.children.shrink_to_fit();
         self.interner.ids.shrink_to_fit();
@@ -606,8 +654,10 @@ impl DriftTracker {
     pub fn reset_observed(&mut self) {
         let ids: Vec<u32> = self.tree.live_nodes().collect();
         for id in ids {
-            self.tree.nodes[id as usize].value = None;
+            self.tree.nodes[id as usize].value = NONE;
         }
+        self.tree.values.clear();
+        self.tree.free_values.clear();
         self.tree.leaves = 0;
         // Freed entries' ids will be reused; the full diff rebuilds this set.
         self.unexpected.clear();
@@ -706,13 +756,10 @@ impl DriftTracker {
         log: &mut Vec<(Path, Option<DriftItem>)>,
     ) {
         let (node, new_entry) = self.tree.insert_nodes(path);
-        let n = &mut self.tree.nodes[node as usize];
-        if n.value.is_none() {
-            self.tree.leaves += 1;
-        }
-        n.value = Some(Stored::from_value(value));
-        if n.desired != NONE {
-            touched.push(n.desired);
+        self.tree.set_value(node, Stored::from_value(value));
+        let desired = self.tree.nodes[node as usize].desired;
+        if desired != NONE {
+            touched.push(desired);
         }
         if let Some(entry) = new_entry
             && !self.syncing
@@ -746,11 +793,10 @@ impl DriftTracker {
             return;
         };
         for id in self.tree.subtree(top) {
-            let n = &mut self.tree.nodes[id as usize];
-            if n.value.take().is_some() {
-                self.tree.leaves -= 1;
-                if n.desired != NONE {
-                    touched.push(n.desired);
+            if self.tree.take_value(id) {
+                let desired = self.tree.nodes[id as usize].desired;
+                if desired != NONE {
+                    touched.push(desired);
                 }
             }
         }
@@ -835,7 +881,7 @@ impl DriftTracker {
         if slot.node == NONE {
             return None;
         }
-        match &self.tree.nodes[slot.node as usize].value {
+        match self.tree.value(slot.node) {
             None if slot.absent_ok => None,
             None => Some((DriftKind::Missing, None)),
             Some(v)
@@ -975,10 +1021,7 @@ impl DriftTracker {
     /// The observed value of a leaf.
     pub fn observed(&self, path: &Path) -> Option<Value> {
         let id = self.tree.find(path)?;
-        self.tree.nodes[id as usize]
-            .value
-            .as_ref()
-            .map(Stored::to_value)
+        self.tree.value(id).map(Stored::to_value)
     }
 
     /// Every observed leaf at or under `path`.
@@ -991,9 +1034,8 @@ impl DriftTracker {
             .subtree(top)
             .into_iter()
             .filter_map(|id| {
-                self.tree.nodes[id as usize]
-                    .value
-                    .as_ref()
+                self.tree
+                    .value(id)
                     .map(|v| Leaf::new(self.tree.path_of(id), v.to_value()))
             })
             .collect();
