@@ -1044,6 +1044,12 @@ impl DriftTracker {
         out
     }
 
+    /// True from creation or `reset_observed` until the next `full_diff`: `apply` records state
+    /// and reports nothing meanwhile.
+    pub fn is_syncing(&self) -> bool {
+        self.syncing
+    }
+
     /// Number of observed leaves.
     pub fn observed_len(&self) -> usize {
         self.tree.leaves

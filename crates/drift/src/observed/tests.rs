@@ -113,6 +113,15 @@ fn incremental_updates_report_only_what_changed() {
         serde_json::to_value(&t.drift()[0]).unwrap_or_default(),
         serde_json::json!({"path": MTU, "kind": "Modified", "expected": 9214, "actual": 1500})
     );
+    let text = t.plan(Strategy::Minimal).render();
+    assert!(
+        text.contains(&format!("~ update  {MTU}: 1500 -> 9214")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: 0 to delete, 0 to replace, 1 to update."),
+        "{text}"
+    );
     let plan = serde_json::to_value(t.plan(Strategy::Minimal)).unwrap_or_default();
     assert_eq!(
         plan["updates"][0],
