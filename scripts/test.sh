@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+./scripts/python-deps.sh   # pygnmi and gnmi-py for fabric-sim's interop tests
 cargo test --workspace --locked

@@ -75,7 +75,7 @@ pub fn rank(path: &Path) -> u8 {
                 .elems
                 .get(1)
                 .and_then(|e| e.keys.get("name"))
-                .map(String::as_str)
+                .map(|v| v.as_str())
                 .unwrap_or_default();
             if has("arista-vxlan") {
                 if has("vlan-to-vnis") || has("vrf-to-vnis") {

@@ -14,11 +14,12 @@
 //! entry's own top-level scalar members (OpenConfig puts exactly the keys
 //! there, everything else lives under `config`/`state`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Number, Value as Json};
 
-use crate::path::{Path, PathElem};
+use crate::path::{CompactString, Path, PathElem};
 use crate::value::Value;
 
 /// Errors from flattening or encoding JSON.
@@ -46,8 +47,8 @@ pub enum JsonError {
     Wildcard { path: Path },
 }
 
-/// A flattened leaf: full path and scalar value.
-#[derive(Debug, Clone, PartialEq)]
+/// A flattened leaf: full path and scalar value. Serde: `{"path": "/a/b", "value": {"uint": 1}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Leaf {
     pub path: Path,
     pub value: Value,
@@ -196,39 +197,183 @@ pub fn flatten_json(base: &Path, json: &[u8], keys: &KeyTable) -> Result<Vec<Lea
 }
 
 fn flatten_bytes(base: &Path, json: &[u8], keys: &KeyTable) -> Result<Vec<Leaf>, JsonError> {
-    let tree: Json = serde_json::from_slice(json).map_err(|e| JsonError::Syntax {
+    let tree: Node<'_> = serde_json::from_slice(json).map_err(|e| JsonError::Syntax {
         path: base.clone(),
         message: e.to_string(),
     })?;
-    flatten_tree(base, &tree, keys)
+    // RFC 7951 documents spend at least ~16 bytes per leaf (name, quotes,
+    // colon, value, comma): a cheap upper bound for the output capacity.
+    flatten_node(base, &tree, keys, json.len() / 16 + 1)
 }
 
 /// Flattens an already-parsed JSON tree attached at `base`.
 pub fn flatten_tree(base: &Path, tree: &Json, keys: &KeyTable) -> Result<Vec<Leaf>, JsonError> {
+    let node = Node::from_value(tree);
+    let capacity = count_leaves(&node);
+    flatten_node(base, &node, keys, capacity)
+}
+
+/// A JSON tree that borrows its strings from the input and keeps object
+/// members in a vector: parsing a device config into it costs a fraction of
+/// the allocations of `serde_json::Value` (whose objects are B-trees of
+/// owned keys), which is what keeps flattening above a million leaves a
+/// second.
+#[derive(Debug)]
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Num(Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<Node<'a>>),
+    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    fn from_value(v: &'a Json) -> Node<'a> {
+        match v {
+            Json::Null => Node::Null,
+            Json::Bool(b) => Node::Bool(*b),
+            Json::Number(n) => Node::Num(n.clone()),
+            Json::String(s) => Node::Str(Cow::Borrowed(s)),
+            Json::Array(items) => Node::Arr(items.iter().map(Node::from_value).collect()),
+            Json::Object(m) => Node::Obj(
+                m.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Node::from_value(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self, Node::Obj(_))
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Node::Null)
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for BorrowedStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Node<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Node<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Node::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Node::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Node::Bool(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Node::Num(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Node::Num(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Number::from_f64(v)
+                    .map(Node::Num)
+                    .ok_or_else(|| E::custom("non-finite number"))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Node::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Node::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Node::Str(Cow::Owned(v)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element::<Node<'de>>()? {
+                    items.push(item);
+                }
+                Ok(Node::Arr(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(BorrowedStr(k)) = map.next_key::<BorrowedStr<'de>>()? {
+                    let v = map.next_value::<Node<'de>>()?;
+                    members.push((k, v));
+                }
+                Ok(Node::Obj(members))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn flatten_node(
+    base: &Path,
+    tree: &Node<'_>,
+    keys: &KeyTable,
+    capacity: usize,
+) -> Result<Vec<Leaf>, JsonError> {
     let mut f = Flattener {
         keys,
         origin: base.origin.clone(),
         stack: base.elems.clone(),
-        out: Vec::new(),
+        // Sizing the output once matters: growing a vector of thousands of
+        // leaves while many small allocations are live makes the allocator
+        // consolidate its free lists on every doubling.
+        out: Vec::with_capacity(capacity),
     };
     match tree {
-        Json::Object(map) => {
+        Node::Obj(members) => {
             // Targets answer a Get on a keyless list path (`/interfaces/interface`)
             // with `{"openconfig-interfaces:interface": [...]}`: unwrap it so
             // the entries become keyed elements of that list.
-            if let (Some(last), 1) = (base.elems.last(), map.len())
+            if let (Some(last), [(name, Node::Arr(items))]) =
+                (base.elems.last(), members.as_slice())
                 && last.keys.is_empty()
-                && let Some((name, Json::Array(items))) = map.iter().next()
                 && local(name) == last.local_name()
-                && items.iter().all(Json::is_object)
+                && items.iter().all(Node::is_object)
             {
                 f.stack.pop();
                 f.list(name, items)?;
             } else {
-                f.object(map)?;
+                f.object(members)?;
             }
         }
-        Json::Array(items) if !items.is_empty() && items.iter().all(Json::is_object) => {
+        Node::Arr(items) if !items.is_empty() && items.iter().all(Node::is_object) => {
             // An array of entries attached at the list path itself.
             match f.stack.pop() {
                 Some(last) if last.keys.is_empty() => f.list(&last.name, items)?,
@@ -236,13 +381,23 @@ pub fn flatten_tree(base: &Path, tree: &Json, keys: &KeyTable) -> Result<Vec<Lea
             }
         }
         other => {
-            let v = f.scalar_or_leaflist(other)?;
-            if let Some(v) = v {
+            if let Some(v) = f.scalar_or_leaflist(other)? {
                 f.emit(v);
             }
         }
     }
     Ok(f.out)
+}
+
+/// Upper bound of the leaves `tree` flattens to (scalars and leaf-lists).
+fn count_leaves(tree: &Node<'_>) -> usize {
+    match tree {
+        Node::Obj(m) => m.iter().map(|(_, v)| count_leaves(v)).sum(),
+        Node::Arr(items) if items.iter().any(Node::is_object) => {
+            items.iter().map(count_leaves).sum()
+        }
+        _ => 1,
+    }
 }
 
 struct Flattener<'a> {
@@ -265,31 +420,28 @@ impl Flattener<'_> {
         self.out.push(Leaf { path, value });
     }
 
-    fn object(&mut self, map: &Map<String, Json>) -> Result<(), JsonError> {
-        for (name, child) in map {
+    fn object(&mut self, members: &[(Cow<'_, str>, Node<'_>)]) -> Result<(), JsonError> {
+        for (name, child) in members {
             match child {
-                Json::Object(inner) => {
+                Node::Obj(inner) => {
                     self.stack.push(PathElem::new(local(name)));
-                    self.object(inner)?;
+                    let r = self.object(inner);
                     self.stack.pop();
+                    r?;
                 }
-                Json::Array(items) if !items.is_empty() && items.iter().all(Json::is_object) => {
+                Node::Arr(items) if !items.is_empty() && items.iter().all(Node::is_object) => {
                     self.list(name, items)?;
                 }
                 other => {
                     self.stack.push(PathElem::new(local(name)));
                     let v = self.scalar_or_leaflist(other);
-                    let v = match v {
-                        Ok(v) => v,
-                        Err(e) => {
-                            self.stack.pop();
-                            return Err(e);
-                        }
-                    };
-                    if let Some(v) = v {
+                    if let Ok(Some(v)) = v {
                         self.emit(v);
+                        self.stack.pop();
+                    } else {
+                        self.stack.pop();
+                        v?;
                     }
-                    self.stack.pop();
                 }
             }
         }
@@ -297,7 +449,7 @@ impl Flattener<'_> {
     }
 
     /// A YANG list: one keyed element per entry.
-    fn list(&mut self, name: &str, items: &[Json]) -> Result<(), JsonError> {
+    fn list(&mut self, name: &str, items: &[Node<'_>]) -> Result<(), JsonError> {
         let list_name = local(name);
         let table_keys: Option<Vec<String>> = {
             let mut schema: Vec<&str> = self.stack.iter().map(PathElem::local_name).collect();
@@ -305,7 +457,7 @@ impl Flattener<'_> {
             self.keys.lookup(&schema).map(<[String]>::to_vec)
         };
         for item in items {
-            let Json::Object(entry) = item else {
+            let Node::Obj(entry) = item else {
                 return Err(JsonError::MixedArray {
                     path: self.current().push_name(list_name),
                 });
@@ -326,13 +478,13 @@ impl Flattener<'_> {
                             path: self.current().push_name(list_name),
                             key: k.clone(),
                         })?;
-                        keys.insert(k.clone(), s);
+                        keys.insert(CompactString::from(k.as_str()), s);
                     }
                 }
                 None => {
                     for (m, v) in entry {
                         if let Some(s) = key_string(v) {
-                            keys.insert(local(m).to_string(), s);
+                            keys.insert(CompactString::from(local(m)), s);
                         }
                     }
                     if keys.is_empty() {
@@ -343,7 +495,7 @@ impl Flattener<'_> {
                 }
             }
             self.stack.push(PathElem {
-                name: list_name.to_string(),
+                name: list_name.into(),
                 keys,
             });
             let r = self.object(entry);
@@ -355,9 +507,9 @@ impl Flattener<'_> {
 
     /// `Ok(None)` for values that produce no leaf (an empty array: RFC 7951
     /// never encodes an empty list or leaf-list, so there is nothing there).
-    fn scalar_or_leaflist(&self, v: &Json) -> Result<Option<Value>, JsonError> {
+    fn scalar_or_leaflist(&self, v: &Node<'_>) -> Result<Option<Value>, JsonError> {
         Ok(Some(match v {
-            Json::Array(items) => {
+            Node::Arr(items) => {
                 if items.is_empty() {
                     return Ok(None);
                 }
@@ -367,12 +519,13 @@ impl Flattener<'_> {
                 let mut out = Vec::with_capacity(items.len());
                 for it in items {
                     match it {
-                        Json::Array(_) => {
+                        Node::Arr(_) => {
                             return Err(JsonError::NestedArray {
                                 path: self.current(),
                             });
                         }
-                        Json::Object(_) => {
+                        // `null` is only valid as the whole `[null]` (empty).
+                        Node::Obj(_) | Node::Null => {
                             return Err(JsonError::MixedArray {
                                 path: self.current(),
                             });
@@ -387,16 +540,16 @@ impl Flattener<'_> {
     }
 }
 
-fn scalar(v: &Json) -> Value {
+fn scalar(v: &Node<'_>) -> Value {
     match v {
-        Json::String(s) => Value::String(s.clone()),
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => number(n),
+        Node::Str(s) => Value::String(s.to_string()),
+        Node::Bool(b) => Value::Bool(*b),
+        Node::Num(n) => number(n),
         // A lone null is not valid RFC 7951, but some targets send it for
         // `empty` leaves; treat it as such rather than failing the message.
-        Json::Null => Value::Empty,
+        Node::Null => Value::Empty,
         // Callers filter arrays and objects out before calling.
-        Json::Array(_) | Json::Object(_) => Value::Json(v.to_string()),
+        Node::Arr(_) | Node::Obj(_) => Value::Empty,
     }
 }
 
@@ -410,7 +563,18 @@ fn number(n: &Number) -> Value {
     }
 }
 
-fn key_string(v: &Json) -> Option<String> {
+fn key_string(v: &Node<'_>) -> Option<CompactString> {
+    match v {
+        Node::Str(s) => Some(CompactString::from(s.as_ref())),
+        Node::Num(n) => Some(CompactString::from(n.to_string())),
+        Node::Bool(b) => Some(CompactString::from(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// Key value of a `serde_json` entry member, for matching list entries
+/// while encoding.
+fn json_key_string(v: &Json) -> Option<String> {
     match v {
         Json::String(s) => Some(s.clone()),
         Json::Number(n) => Some(n.to_string()),
@@ -433,6 +597,31 @@ fn key_string(v: &Json) -> Option<String> {
 pub fn encode_json_ietf(base: &Path, leaves: &[Leaf]) -> Result<Vec<u8>, JsonError> {
     let tree = encode_json_ietf_tree(base, leaves)?;
     // Serializing a serde_json::Value cannot fail (string keys only).
+    Ok(serde_json::to_vec(&tree).unwrap_or_default())
+}
+
+/// Like [`encode_json_ietf`], with every top-level member name that has no
+/// module prefix qualified with `module` (`mtu` becomes
+/// `openconfig-interfaces:mtu`). RFC 7951 requires top-level members to be
+/// namespace-qualified; lenient targets (EOS) accept bare names, strict
+/// ones need this.
+pub fn encode_json_ietf_qualified(
+    base: &Path,
+    leaves: &[Leaf],
+    module: &str,
+) -> Result<Vec<u8>, JsonError> {
+    let mut tree = encode_json_ietf_tree(base, leaves)?;
+    if let Json::Object(map) = &mut tree {
+        let members = std::mem::take(map);
+        for (k, v) in members {
+            let k = if k.contains(':') {
+                k
+            } else {
+                format!("{module}:{k}")
+            };
+            map.insert(k, v);
+        }
+    }
     Ok(serde_json::to_vec(&tree).unwrap_or_default())
 }
 
@@ -487,7 +676,7 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
     }
     // A list entry: find it by keys or create it.
     let list = map
-        .entry(first.name.clone())
+        .entry(first.name.to_string())
         .or_insert_with(|| Json::Array(Vec::new()));
     let Json::Array(entries) = list else {
         return Err(JsonError::Conflict { path: full.clone() });
@@ -495,8 +684,8 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
     let idx = entries.iter().position(|e| {
         first.keys.iter().all(|(k, v)| {
             e.get(k.as_str())
-                .and_then(key_string)
-                .is_some_and(|s| &s == v)
+                .and_then(json_key_string)
+                .is_some_and(|s| s == v.as_str())
         })
     });
     let idx = match idx {
@@ -504,7 +693,7 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         None => {
             let mut entry = Map::new();
             for (k, v) in &first.keys {
-                entry.insert(k.clone(), key_json(v));
+                entry.insert(k.to_string(), key_json(v));
             }
             entries.push(Json::Object(entry));
             entries.len() - 1
@@ -540,10 +729,20 @@ fn merge(node: &mut Json, value: Json, full: &Path) -> Result<(), JsonError> {
 fn key_json(v: &str) -> Json {
     // Keys such as vlan-id or subinterface index are integers in YANG; a
     // string there is rejected by strict targets. Names are rarely numeric.
-    if let Ok(u) = v.parse::<u32>() {
+    // Only the canonical decimal form: "010" or "+1" must stay strings, or
+    // the key would change on the way back.
+    if let Ok(u) = v.parse::<u32>()
+        && u.to_string() == v
+    {
         return Json::Number(u.into());
     }
     Json::String(v.to_string())
+}
+
+/// One value as RFC 7951 JSON (64-bit integers as strings, decimal64 as a string, `empty` as
+/// `[null]`), for callers that store or show values as JSON, such as a DriftEvent.
+pub fn value_to_json(v: &Value) -> Result<Json, JsonError> {
+    to_json(&Path::root(), v)
 }
 
 fn to_json(path: &Path, v: &Value) -> Result<Json, JsonError> {
@@ -817,6 +1016,40 @@ mod tests {
             ),
             Err(JsonError::Conflict { .. })
         ));
+    }
+
+    #[test]
+    fn qualified_encoding_prefixes_top_level_members_only() {
+        let base = p("/interfaces/interface[name=Et1]/config");
+        let leaves = vec![
+            Leaf::new(p("/interfaces/interface[name=Et1]/config/mtu"), 9214u64),
+            Leaf::new(
+                p("/interfaces/interface[name=Et1]/config/openconfig-vlan:tpid"),
+                "TPID_0X8100",
+            ),
+            Leaf::new(
+                p("/interfaces/interface[name=Et1]/config/nested/leaf"),
+                true,
+            ),
+        ];
+        let bytes =
+            encode_json_ietf_qualified(&base, &leaves, "openconfig-interfaces").unwrap_or_default();
+        let tree: Json = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert_eq!(
+            tree,
+            serde_json::json!({
+                "openconfig-interfaces:mtu": 9214,
+                "openconfig-vlan:tpid": "TPID_0X8100",
+                "openconfig-interfaces:nested": {"leaf": true}
+            })
+        );
+        // Flattening strips the prefixes again.
+        let back = flatten_json_ietf(&base, &bytes, &KeyTable::default()).unwrap_or_default();
+        assert_eq!(back.len(), 3);
+        assert!(
+            back.iter()
+                .any(|l| l.path == p("/interfaces/interface[name=Et1]/config/tpid"))
+        );
     }
 
     #[test]

@@ -20,6 +20,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+/// The string type of element names and keys: strings up to 24 bytes (almost
+/// every YANG name, interface name or address) are stored inline, so
+/// cloning a path, which happens for every leaf, does not allocate per element.
+pub use compact_str::CompactString;
+
 /// Errors from parsing or combining paths.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
@@ -52,14 +57,14 @@ pub enum PathError {
 pub struct PathElem {
     /// Node name, possibly module-prefixed (`openconfig-interfaces:interfaces`),
     /// or a wildcard (`*`, `...`).
-    pub name: String,
+    pub name: CompactString,
     /// List keys; empty for containers and leaves.
-    pub keys: BTreeMap<String, String>,
+    pub keys: BTreeMap<CompactString, CompactString>,
 }
 
 impl PathElem {
     /// An element without keys.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<CompactString>) -> Self {
         PathElem {
             name: name.into(),
             keys: BTreeMap::new(),
@@ -67,7 +72,11 @@ impl PathElem {
     }
 
     /// Adds a key (builder style).
-    pub fn with_key(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn with_key(
+        mut self,
+        name: impl Into<CompactString>,
+        value: impl Into<CompactString>,
+    ) -> Self {
         self.keys.insert(name.into(), value.into());
         self
     }
@@ -137,7 +146,7 @@ impl Path {
     }
 
     /// Appends a key-less element by name (builder style).
-    pub fn push_name(mut self, name: impl Into<String>) -> Self {
+    pub fn push_name(mut self, name: impl Into<CompactString>) -> Self {
         self.elems.push(PathElem::new(name));
         self
     }
@@ -222,6 +231,30 @@ impl Path {
         match_elems(&self.elems, &other.elems)
     }
 
+    /// Does this pattern cover `other`, i.e. match `other` or one of its
+    /// ancestors? Subscription semantics: `/interfaces/interface[name=*]`
+    /// covers every leaf under every interface.
+    pub fn covers(&self, other: &Path) -> bool {
+        if self.elems.iter().any(|e| e.name == "...") {
+            // `...` can absorb any depth: try every ancestor.
+            return (0..=other.elems.len()).any(|n| self.matches_head(other, n));
+        }
+        self.matches_head(other, self.elems.len())
+    }
+
+    /// [`Path::matches`] against the first `n` elements of `other`.
+    fn matches_head(&self, other: &Path, n: usize) -> bool {
+        if n > other.elems.len() {
+            return false;
+        }
+        if let (Some(a), Some(b)) = (&self.origin, &other.origin)
+            && a != b
+        {
+            return false;
+        }
+        match_elems(&self.elems, &other.elems[..n])
+    }
+
     /// Same path with module prefixes removed from every element name.
     pub fn without_module_prefixes(&self) -> Path {
         Path {
@@ -230,7 +263,7 @@ impl Path {
                 .elems
                 .iter()
                 .map(|e| PathElem {
-                    name: e.local_name().to_string(),
+                    name: e.local_name().into(),
                     keys: e.keys.clone(),
                 })
                 .collect(),
@@ -264,17 +297,12 @@ impl fmt::Display for Path {
         }
         for e in &self.elems {
             f.write_str("/")?;
-            write_escaped_name(f, &e.name)?;
+            write_escaped(f, &e.name, b"\\/[]=")?;
             for (k, v) in &e.keys {
                 f.write_str("[")?;
-                write_escaped_name(f, k)?;
+                write_escaped(f, k, b"\\/[]=")?;
                 f.write_str("=")?;
-                for ch in v.chars() {
-                    if ch == '\\' || ch == ']' {
-                        f.write_str("\\")?;
-                    }
-                    write!(f, "{ch}")?;
-                }
+                write_escaped(f, v, b"\\]")?;
                 f.write_str("]")?;
             }
         }
@@ -282,16 +310,20 @@ impl fmt::Display for Path {
     }
 }
 
-// Names never contain these in practice, but escaping keeps Display and
-// FromStr inverse for any string the types can hold.
-fn write_escaped_name(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
-    for ch in name.chars() {
-        if matches!(ch, '\\' | '/' | '[' | ']' | '=') {
+/// Writes `s` with a `\` before every byte of `special` (all ASCII), in
+/// runs. Names never contain these in practice, but escaping keeps Display
+/// and FromStr inverse for any string the types can hold; in key values
+/// only `\` and `]` are ambiguous.
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str, special: &[u8]) -> fmt::Result {
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if special.contains(&b) {
+            f.write_str(&s[run..i])?;
             f.write_str("\\")?;
+            run = i;
         }
-        write!(f, "{ch}")?;
     }
-    Ok(())
+    f.write_str(&s[run..])
 }
 
 impl FromStr for Path {
@@ -307,43 +339,23 @@ pub fn parse(input: &str) -> Result<Path, PathError> {
     let (origin, body, body_start) = split_origin(input);
     let mut elems = Vec::new();
     let bytes = body.as_bytes();
-    let mut i = 0;
-    if bytes.first() == Some(&b'/') {
-        i = 1;
-    }
+    let mut i = usize::from(bytes.first() == Some(&b'/'));
     if i >= bytes.len() {
         // "/" or "" or "origin:/" is the root.
         return Ok(Path { origin, elems });
     }
     let err_input = || input.to_string();
     loop {
-        // Element name: up to `/` or `[` (unescaped).
+        // Element name: up to an unescaped `/` or `[`.
         let name_start = i;
-        let mut name = String::new();
-        while i < bytes.len() {
-            match bytes[i] {
-                b'/' | b'[' => break,
-                b']' => {
-                    return Err(PathError::UnexpectedChar {
-                        input: err_input(),
-                        at: body_start + i,
-                        ch: ']',
-                    });
-                }
-                b'\\' => {
-                    let ch = body[i + 1..]
-                        .chars()
-                        .next()
-                        .ok_or_else(|| PathError::TrailingEscape { input: err_input() })?;
-                    name.push(ch);
-                    i += 1 + ch.len_utf8();
-                }
-                _ => {
-                    let ch = body[i..].chars().next().unwrap_or_default();
-                    name.push(ch);
-                    i += ch.len_utf8();
-                }
-            }
+        let (name, stop) = scan(body, i, b"/[]", input)?;
+        i = stop;
+        if bytes.get(i) == Some(&b']') {
+            return Err(PathError::UnexpectedChar {
+                input: err_input(),
+                at: body_start + i,
+                ch: ']',
+            });
         }
         if name.is_empty() {
             return Err(PathError::EmptyElement {
@@ -353,42 +365,23 @@ pub fn parse(input: &str) -> Result<Path, PathError> {
         }
         let mut elem = PathElem::new(name);
         // Keys.
-        while i < bytes.len() && bytes[i] == b'[' {
+        while bytes.get(i) == Some(&b'[') {
             let key_start = i;
-            i += 1;
-            let mut kname = String::new();
-            loop {
-                match bytes.get(i) {
-                    None | Some(b']') => {
-                        return Err(if bytes.get(i).is_none() {
-                            PathError::UnterminatedKey {
-                                input: err_input(),
-                                at: body_start + key_start,
-                            }
-                        } else {
-                            PathError::KeyWithoutValue {
-                                input: err_input(),
-                                at: body_start + key_start,
-                            }
-                        });
-                    }
-                    Some(b'=') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') => {
-                        let ch = body[i + 1..]
-                            .chars()
-                            .next()
-                            .ok_or_else(|| PathError::TrailingEscape { input: err_input() })?;
-                        kname.push(ch);
-                        i += 1 + ch.len_utf8();
-                    }
-                    Some(_) => {
-                        let ch = body[i..].chars().next().unwrap_or_default();
-                        kname.push(ch);
-                        i += ch.len_utf8();
-                    }
+            let (kname, stop) = scan(body, i + 1, b"=]", input)?;
+            i = stop;
+            match bytes.get(i) {
+                Some(b'=') => i += 1,
+                Some(_) => {
+                    return Err(PathError::KeyWithoutValue {
+                        input: err_input(),
+                        at: body_start + key_start,
+                    });
+                }
+                None => {
+                    return Err(PathError::UnterminatedKey {
+                        input: err_input(),
+                        at: body_start + key_start,
+                    });
                 }
             }
             if kname.is_empty() {
@@ -397,40 +390,22 @@ pub fn parse(input: &str) -> Result<Path, PathError> {
                     at: body_start + key_start,
                 });
             }
-            let mut kval = String::new();
-            loop {
-                match bytes.get(i) {
-                    None => {
-                        return Err(PathError::UnterminatedKey {
-                            input: err_input(),
-                            at: body_start + key_start,
-                        });
-                    }
-                    Some(b']') => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'\\') => {
-                        let ch = body[i + 1..]
-                            .chars()
-                            .next()
-                            .ok_or_else(|| PathError::TrailingEscape { input: err_input() })?;
-                        kval.push(ch);
-                        i += 1 + ch.len_utf8();
-                    }
-                    Some(_) => {
-                        let ch = body[i..].chars().next().unwrap_or_default();
-                        kval.push(ch);
-                        i += ch.len_utf8();
-                    }
-                }
-            }
-            if elem.keys.insert(kname.clone(), kval).is_some() {
-                return Err(PathError::DuplicateKey {
+            let (kval, stop) = scan(body, i, b"]", input)?;
+            i = stop;
+            if bytes.get(i) != Some(&b']') {
+                return Err(PathError::UnterminatedKey {
                     input: err_input(),
-                    key: kname,
+                    at: body_start + key_start,
                 });
             }
+            i += 1;
+            if elem.keys.contains_key(&kname) {
+                return Err(PathError::DuplicateKey {
+                    input: err_input(),
+                    key: kname.into(),
+                });
+            }
+            elem.keys.insert(kname, kval);
         }
         elems.push(elem);
         match bytes.get(i) {
@@ -452,6 +427,43 @@ pub fn parse(input: &str) -> Result<Path, PathError> {
         }
     }
     Ok(Path { origin, elems })
+}
+
+/// Reads from `start` up to the first unescaped byte in `stops` (or the
+/// end), resolving `\` escapes. Returns the text and the stop position.
+/// Runs without escapes are copied as whole slices; all stop bytes are
+/// ASCII, so slicing at them is always on a character boundary.
+fn scan(
+    body: &str,
+    start: usize,
+    stops: &[u8],
+    input: &str,
+) -> Result<(CompactString, usize), PathError> {
+    let bytes = body.as_bytes();
+    let mut out = CompactString::default();
+    let mut run = start;
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' {
+            out.push_str(&body[run..i]);
+            let ch = body[i + 1..]
+                .chars()
+                .next()
+                .ok_or_else(|| PathError::TrailingEscape {
+                    input: input.to_string(),
+                })?;
+            out.push(ch);
+            i += 1 + ch.len_utf8();
+            run = i;
+        } else if stops.contains(&b) {
+            break;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&body[run..i]);
+    Ok((out, i))
 }
 
 /// Splits `origin:/rest` into origin and rest. Only a colon directly followed
@@ -486,7 +498,7 @@ impl<'de> serde::Deserialize<'de> for Path {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -507,7 +519,7 @@ mod tests {
         assert_eq!(path.elems[0].name, "openconfig-interfaces:interfaces");
         assert_eq!(path.elems[0].local_name(), "interfaces");
         assert_eq!(
-            path.elems[1].keys.get("name").map(String::as_str),
+            path.elems[1].keys.get("name").map(CompactString::as_str),
             Some("Ethernet1/1")
         );
         // A module prefix alone is not an origin.
@@ -554,6 +566,19 @@ mod tests {
         assert!(
             p("/*/interface").matches(&p("/openconfig-interfaces:interfaces/interface[name=x]"))
         );
+    }
+
+    #[test]
+    fn covers_subtrees() {
+        let sub = p("/interfaces/interface[name=*]");
+        assert!(sub.covers(&p("/interfaces/interface[name=Et1]/config/mtu")));
+        assert!(sub.covers(&p("/interfaces/interface[name=Et1]")));
+        assert!(!sub.covers(&p("/interfaces")));
+        assert!(!sub.covers(&p("/system/config/hostname")));
+        assert!(Path::root().covers(&p("/system")));
+        let deep = p("/.../config/mtu");
+        assert!(deep.covers(&p("/interfaces/interface[name=Et1]/config/mtu")));
+        assert!(!deep.covers(&p("/interfaces/interface[name=Et1]/config/description")));
     }
 
     #[test]
@@ -634,8 +659,15 @@ mod tests {
         // Key values: anything printable, including the characters that need
         // escaping.
         let kval = "[ -~]{0,10}|[\\]\\[\\\\/=]{1,4}";
-        let elem = (name, prop::collection::btree_map(kname, kval, 0..3))
-            .prop_map(|(name, keys)| PathElem { name, keys });
+        let elem = (name, prop::collection::btree_map(kname, kval, 0..3)).prop_map(
+            |(name, keys): (String, BTreeMap<String, String>)| PathElem {
+                name: name.into(),
+                keys: keys
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            },
+        );
         (
             prop::option::of("[a-z][a-z_]{0,8}"),
             prop::collection::vec(elem, 0..6),

@@ -181,7 +181,7 @@ fn deleting_a_subtree_reports_its_missing_leaves() {
                 .elems
                 .get(1)
                 .and_then(|e| e.keys.get("name"))
-                .map(String::as_str)
+                .map(|v| v.as_str())
                 == Some("Ethernet1")
         })
         .collect();

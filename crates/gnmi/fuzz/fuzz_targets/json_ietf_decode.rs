@@ -1,0 +1,8 @@
+//! JSON_IETF decoder: never panics; encode/flatten round-trips.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    fabric_gnmi::fuzzing::check_json_ietf(data);
+});
