@@ -671,9 +671,8 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         return Err(JsonError::Conflict { path: full.clone() });
     };
     if first.keys.is_empty() {
-        let child = map
-            .entry(first.name.clone())
-            .or_insert_with(|| Json::Object(Map::new()));
+        let child = member(map, &first.name, || Json::Object(Map::new()))
+            .ok_or_else(|| JsonError::Conflict { path: full.clone() })?;
         if rest.is_empty() {
             // A leaf: replace whatever placeholder is there, unless a subtree
             // already holds data.
@@ -692,9 +691,8 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         return insert(child, rest, value, full);
     }
     // A list entry: find it by keys or create it.
-    let list = map
-        .entry(first.name.to_string())
-        .or_insert_with(|| Json::Array(Vec::new()));
+    let list = member(map, &first.name, || Json::Array(Vec::new()))
+        .ok_or_else(|| JsonError::Conflict { path: full.clone() })?;
     let Json::Array(entries) = list else {
         return Err(JsonError::Conflict { path: full.clone() });
     };
@@ -719,6 +717,19 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         }
     };
     insert(&mut entries[idx], rest, value, full)
+}
+
+/// The member `name` of `map`, created with `init` if absent. Looks up by
+/// `&str` first: `Map::entry` would allocate the key for every leaf.
+fn member<'m>(
+    map: &'m mut Map<String, Json>,
+    name: &str,
+    init: impl FnOnce() -> Json,
+) -> Option<&'m mut Json> {
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), init());
+    }
+    map.get_mut(name)
 }
 
 /// Merges `value` into `node`: objects merge member-wise, anything else
