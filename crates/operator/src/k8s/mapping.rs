@@ -131,6 +131,73 @@ pub fn device_status(
     status
 }
 
+/// A Kubernetes Event worth publishing: the status crossed a line a person cares about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub warning: bool,
+    /// CamelCase, as `kubectl describe` shows it: Drifted, InSync, Unreachable, Reachable.
+    pub reason: &'static str,
+    /// What the operator did: a verb.
+    pub action: &'static str,
+    pub note: String,
+}
+
+/// The transitions from `before` to `after`; none in steady state, so Events are emitted only
+/// when something changed.
+pub fn transitions(before: &FabricDeviceStatus, after: &FabricDeviceStatus) -> Vec<Transition> {
+    let status_of = |s: &FabricDeviceStatus, t: &str| {
+        conditions::find(&s.conditions, t).map(|c| (c.status.clone(), c.message.clone()))
+    };
+    let mut out = Vec::new();
+    match (
+        status_of(before, types::REACHABLE),
+        status_of(after, types::REACHABLE),
+    ) {
+        (b, Some((now, message))) if b.as_ref().map(|(s, _)| s) != Some(&now) => {
+            if now == "False" {
+                out.push(Transition {
+                    warning: true,
+                    reason: "Unreachable",
+                    action: "Connect",
+                    note: message,
+                });
+            } else if now == "True" && b.is_some() {
+                out.push(Transition {
+                    warning: false,
+                    reason: "Reachable",
+                    action: "Connect",
+                    note: String::new(),
+                });
+            }
+        }
+        _ => {}
+    }
+    match (
+        status_of(before, types::IN_SYNC),
+        status_of(after, types::IN_SYNC),
+    ) {
+        (b, Some((now, message))) if b.as_ref().map(|(s, _)| s) != Some(&now) => {
+            if now == "False" {
+                out.push(Transition {
+                    warning: true,
+                    reason: "Drifted",
+                    action: "DetectDrift",
+                    note: message,
+                });
+            } else if now == "True" && b.as_ref().is_some_and(|(s, _)| s == "False") {
+                out.push(Transition {
+                    warning: false,
+                    reason: "InSync",
+                    action: "DetectDrift",
+                    note: "running configuration matches the intent again".to_owned(),
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 /// JSON for a DriftEvent: gNMI values as their RFC 7951 JSON; what cannot be encoded (a protobuf
 /// `Any`) as its text, so nothing is silently dropped.
 fn json_of(value: &Value) -> serde_json::Value {
@@ -349,6 +416,58 @@ mod tests {
         let first = device_status(&r, &Default::default(), at(0));
         let second = device_status(&r, &first, at(60));
         assert_eq!(first, second, "steady state writes nothing");
+    }
+
+    #[test]
+    fn events_are_emitted_on_transitions_only() {
+        let in_sync = device_status(
+            &report(Reachability::Reachable, SyncState::InSync),
+            &Default::default(),
+            at(0),
+        );
+        // First sync of a healthy device: nothing to announce.
+        assert!(transitions(&Default::default(), &in_sync).is_empty());
+        let drifted = device_status(
+            &report(Reachability::Reachable, drifted(2)),
+            &in_sync,
+            at(1),
+        );
+        let t = transitions(&in_sync, &drifted);
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].reason, t[0].warning), ("Drifted", true));
+        assert!(t[0].note.starts_with("2 paths drifted"), "{}", t[0].note);
+        assert!(
+            transitions(&drifted, &drifted).is_empty(),
+            "steady state emits nothing"
+        );
+        let back = device_status(
+            &report(Reachability::Reachable, SyncState::InSync),
+            &drifted,
+            at(2),
+        );
+        assert_eq!(transitions(&drifted, &back)[0].reason, "InSync");
+        let down = device_status(
+            &report(
+                Reachability::Unreachable {
+                    reason: UnreachableReason::ConnectionRefused,
+                    message: "refused".into(),
+                },
+                SyncState::Unknown,
+            ),
+            &back,
+            at(3),
+        );
+        let t = transitions(&back, &down);
+        assert_eq!(
+            (t[0].reason, t[0].note.as_str()),
+            ("Unreachable", "refused")
+        );
+        let up = device_status(
+            &report(Reachability::Reachable, SyncState::InSync),
+            &down,
+            at(4),
+        );
+        assert_eq!(transitions(&down, &up)[0].reason, "Reachable");
     }
 
     #[test]

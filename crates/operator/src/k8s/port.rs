@@ -25,7 +25,12 @@ use serde_json::json;
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 
-use super::mapping::{device_status, drift_event, fingerprint_label};
+use fabric_api::{
+    k8s_openapi::api::core::v1::ObjectReference,
+    kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter},
+};
+
+use super::mapping::{device_status, drift_event, fingerprint_label, transitions};
 use crate::metrics::Metrics;
 
 /// At most one status write per device per this interval.
@@ -54,6 +59,7 @@ struct DeviceSlot {
 
 pub struct KubePort {
     client: Client,
+    recorder: Recorder,
     slots: Mutex<HashMap<DeviceKey, DeviceSlot>>,
     wake: Notify,
     metrics: Arc<Metrics>,
@@ -62,7 +68,12 @@ pub struct KubePort {
 impl KubePort {
     /// Starts the status writer task with the port.
     pub fn start(client: Client, metrics: Arc<Metrics>) -> Arc<KubePort> {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         let port = Arc::new(KubePort {
+            recorder: Recorder::new(client.clone(), reporter),
             client,
             slots: Mutex::new(HashMap::new()),
             wake: Notify::new(),
@@ -129,11 +140,48 @@ impl KubePort {
                 .detection_latency
                 .observe(since.elapsed().as_secs_f64());
             debug!(device = %device, "status written");
+            self.announce(device, &current, &status).await;
         }
         if let Some(slot) = self.slots().get_mut(device) {
             slot.written = Some(status);
         }
         Ok(())
+    }
+
+    /// Kubernetes Events for the transitions between two written statuses. An Event that
+    /// cannot be published costs a log line; the status already says the same.
+    async fn announce(
+        &self,
+        device: &DeviceKey,
+        before: &FabricDeviceStatus,
+        after: &FabricDeviceStatus,
+    ) {
+        let reference = ObjectReference {
+            api_version: Some("fabric.netops.dev/v1alpha1".into()),
+            kind: Some("FabricDevice".into()),
+            name: Some(device.name.clone()),
+            namespace: Some(device.namespace.clone()),
+            ..ObjectReference::default()
+        };
+        for t in transitions(before, after) {
+            let event = KubeEvent {
+                type_: if t.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: t.reason.to_owned(),
+                note: (!t.note.is_empty()).then_some(t.note),
+                action: t.action.to_owned(),
+                secondary: None,
+            };
+            match self.recorder.publish(&event, &reference).await {
+                Ok(()) => self.metrics.api_write("event"),
+                Err(e) => {
+                    warn!(device = %device, error = %e, "could not publish a Kubernetes Event")
+                }
+            }
+        }
     }
 
     async fn set_event_phase(
