@@ -155,6 +155,48 @@ async fn not_ready(
     Ok(())
 }
 
+/// What the DriftPolicy controller reads: every device and policy, from the watches' stores.
+pub struct PolicyContext {
+    pub client: Client,
+    pub devices: Store<FabricDevice>,
+    pub policies: Store<DriftPolicy>,
+}
+
+/// Writes which devices a policy is in force for, when that changed.
+async fn reconcile_policy(
+    policy: Arc<DriftPolicy>,
+    ctx: Arc<PolicyContext>,
+) -> Result<Action, Error> {
+    let _ = ctx.devices.wait_until_ready().await;
+    let namespace = policy.namespace().unwrap_or_default();
+    let devices: Vec<FabricDevice> = ctx.devices.state().iter().map(|d| (**d).clone()).collect();
+    let policies = policies_in(&ctx.policies, &namespace);
+    let current = policy.status.clone().unwrap_or_default();
+    let status = super::mapping::policy_status(
+        &policy,
+        &devices,
+        &policies,
+        &current,
+        Time(jiff::Timestamp::now()),
+    );
+    if status != current {
+        let api: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = json!({"apiVersion": "fabric.netops.dev/v1alpha1", "kind": "DriftPolicy", "status": status});
+        api.patch_status(
+            &policy.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn on_policy_error(policy: Arc<DriftPolicy>, error: &Error, _ctx: Arc<PolicyContext>) -> Action {
+    warn!(policy = %policy.name_any(), %error, "policy status failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
 fn on_error(device: Arc<FabricDevice>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(device = %device.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
@@ -168,6 +210,7 @@ pub async fn run(
     stats: Arc<fabric_engine::Stats>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     check_crds(&client).await?;
     let devices: Api<FabricDevice> = Api::all(client.clone());
     let policies_api: Api<DriftPolicy> = Api::all(client.clone());
@@ -212,7 +255,7 @@ pub async fn run(
     let controller = controller
         // A policy change can change the policy in force for any device of its namespace.
         .watches(
-            policies_api,
+            policies_api.clone(),
             watcher::Config::default(),
             move |policy: DriftPolicy| {
                 let namespace = policy.namespace();
@@ -250,16 +293,49 @@ pub async fn run(
                     .map(|d| ObjectRef::from_obj(&*d))
             },
         )
+        .graceful_shutdown_on(shutdown.clone());
+
+    // DriftPolicy status: re-evaluated when the policy or any device of its namespace changes.
+    let policy_controller = Controller::new(policies_api.clone(), watcher::Config::default());
+    let policy_store = policy_controller.store();
+    let policies_for_devices = policy_store.clone();
+    let policy_ctx = Arc::new(PolicyContext {
+        client: client.clone(),
+        devices: device_store.clone(),
+        policies: policy_store,
+    });
+    let policy_controller = policy_controller
+        .watches(
+            Api::<FabricDevice>::all(client.clone()),
+            watcher::Config::default(),
+            move |device: FabricDevice| {
+                let namespace = device.namespace();
+                policies_for_devices
+                    .state()
+                    .into_iter()
+                    .filter(move |p| p.namespace() == namespace)
+                    .map(|p| ObjectRef::from_obj(&*p))
+            },
+        )
         .graceful_shutdown_on(shutdown);
+
     let ctx_for_shutdown = ctx.clone();
-    controller
-        .run(reconcile_device, on_error, ctx)
+    let devices_done =
+        controller
+            .run(reconcile_device, on_error, ctx)
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    warn!(error = %e, "device controller");
+                }
+            });
+    let policies_done = policy_controller
+        .run(reconcile_policy, on_policy_error, policy_ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
-                warn!(error = %e, "controller");
+                warn!(error = %e, "policy controller");
             }
-        })
-        .await;
+        });
+    futures::join!(devices_done, policies_done);
     ctx_for_shutdown.engine.shutdown().await;
     info!("all sessions closed");
     Ok(())

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fabric_api::{
-    DriftEvent, DriftEventSpec, FabricDevice, FabricDeviceStatus,
+    DriftEvent, DriftEventSpec, DriftPolicy, DriftPolicyStatus, FabricDevice, FabricDeviceStatus,
     conditions::{self, Status, reasons, types},
     device::{AppliedPolicy, MAX_STATUS_PATHS, SubscriptionMode, SubscriptionStatus},
     event::{
@@ -13,6 +13,7 @@ use fabric_api::{
     },
     k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
     kube::{Resource, ResourceExt},
+    selection::{self, policy_for},
 };
 use fabric_engine::{DeviceReport, EventRecord, Reachability, SyncState};
 use fabric_gnmi::Value;
@@ -128,6 +129,51 @@ pub fn device_status(
         .collect();
     status.last_sync_time = report.last_sync.map(Time).or(status.last_sync_time);
     status.last_drift_time = report.last_drift.map(Time).or(status.last_drift_time);
+    status
+}
+
+/// The most device names a DriftPolicy's status lists.
+pub const MAX_POLICY_DEVICES: usize = 100;
+
+/// A DriftPolicy's status: the devices (of its namespace) it is in force for, i.e. it matches
+/// them and wins over the other policies that do.
+pub fn policy_status(
+    policy: &DriftPolicy,
+    devices: &[FabricDevice],
+    policies: &[DriftPolicy],
+    current: &DriftPolicyStatus,
+    now: Time,
+) -> DriftPolicyStatus {
+    let mut names: Vec<String> = devices
+        .iter()
+        .filter(|d| d.namespace() == policy.namespace())
+        .filter(|d| policy_for(d, policies).is_some_and(|p| p.name_any() == policy.name_any()))
+        .map(|d| d.name_any())
+        .collect();
+    names.sort();
+    let mut status = current.clone();
+    status.observed_generation = policy.metadata.generation;
+    status.matched_devices = u32::try_from(names.len()).unwrap_or(u32::MAX);
+    let valid = selection::matches(&policy.spec.selector, &Default::default());
+    let (state, reason, message) = match valid {
+        Err(e) => (Status::False, reasons::INVALID_SPEC, e.to_string()),
+        Ok(_) => (
+            Status::True,
+            reasons::SYNCED,
+            format!("in force for {} devices", names.len()),
+        ),
+    };
+    conditions::set(
+        &mut status.conditions,
+        types::READY,
+        state,
+        reason,
+        message,
+        policy.metadata.generation,
+        now,
+    );
+    names.truncate(MAX_POLICY_DEVICES);
+    status.devices = names;
     status
 }
 
@@ -416,6 +462,33 @@ mod tests {
         let first = device_status(&r, &Default::default(), at(0));
         let second = device_status(&r, &first, at(60));
         assert_eq!(first, second, "steady state writes nothing");
+    }
+
+    fn lab_policy_status(name: &str) -> DriftPolicyStatus {
+        let lab = crate::lab::Lab::embedded().unwrap();
+        let policy = lab.policies.iter().find(|p| p.name_any() == name).unwrap();
+        policy_status(
+            policy,
+            &lab.devices,
+            &lab.policies,
+            &Default::default(),
+            at(0),
+        )
+    }
+
+    #[test]
+    fn a_policy_status_lists_the_devices_it_is_in_force_for() {
+        let status = lab_policy_status("leaves-auto");
+        assert_eq!(status.matched_devices, 4);
+        assert_eq!(status.devices, ["leaf5", "leaf6", "leaf7", "leaf8"]);
+        assert_eq!(
+            find(&status.conditions, types::READY).unwrap().message,
+            "in force for 4 devices"
+        );
+        assert_eq!(
+            lab_policy_status("spines-alert").devices,
+            ["spine1", "spine2"]
+        );
     }
 
     #[test]
