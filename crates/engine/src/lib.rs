@@ -40,6 +40,10 @@ pub struct Stats {
     pub reconnects: AtomicU64,
     /// DriftEvents opened.
     pub events_opened: AtomicU64,
+    /// Devices reachable now.
+    pub reachable: AtomicU64,
+    /// Devices with reported drift now.
+    pub drifted: AtomicU64,
 }
 
 impl Stats {

@@ -177,6 +177,7 @@ impl Port for MemoryPort {
         &self,
         device: &DeviceKey,
         event: &str,
+        _mode: fabric_drift::policy::Mode,
         phase: Phase,
         reason: &str,
     ) -> Result<(), PortError> {

@@ -72,11 +72,13 @@ pub trait Port: Send + Sync + 'static {
         record: &EventRecord,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
 
-    /// Moves an event to a final phase (Superseded, Resolved) with a reason.
+    /// Moves an event to a final phase (Superseded, Resolved) with a reason. `mode` is the
+    /// device's policy mode, for metrics.
     fn close_event(
         &self,
         device: &DeviceKey,
         event: &str,
+        mode: Mode,
         phase: Phase,
         reason: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;

@@ -209,6 +209,7 @@ impl<P: Port> Session<P> {
                             command = commands.recv() => match command {
                                 Some(Command::Update(config)) => self.update(*config).await,
                                 Some(Command::Stop) | None => {
+                                    self.count(self.last_report.as_ref(), None);
                                     self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
                                     return;
                                 }
@@ -218,6 +219,7 @@ impl<P: Port> Session<P> {
                 }
             }
         }
+        self.count(self.last_report.as_ref(), None);
         self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -542,7 +544,13 @@ impl<P: Port> Session<P> {
     async fn close(&self, event: &str, phase: Phase, reason: &str) {
         if let Err(e) = self
             .port
-            .close_event(&self.config.key, event, phase, reason)
+            .close_event(
+                &self.config.key,
+                event,
+                self.config.policy.rules.mode,
+                phase,
+                reason,
+            )
             .await
         {
             // The event stays open; the next session start adopts and settles it again.
@@ -593,8 +601,32 @@ impl<P: Port> Session<P> {
         if unchanged {
             return;
         }
+        self.count(self.last_report.as_ref(), Some(&report));
         self.port.report(&self.config.key, &report).await;
         self.last_report = Some(report);
+    }
+
+    /// Keeps the reachable and drifted gauges in step with this device's reports.
+    fn count(&self, before: Option<&DeviceReport>, after: Option<&DeviceReport>) {
+        let reachable =
+            |r: Option<&DeviceReport>| r.is_some_and(|r| r.reachability == Reachability::Reachable);
+        let drifted = |r: Option<&DeviceReport>| {
+            r.is_some_and(|r| matches!(r.sync, SyncState::Drifted { .. }))
+        };
+        for (gauge, was, is) in [
+            (&self.stats.reachable, reachable(before), reachable(after)),
+            (&self.stats.drifted, drifted(before), drifted(after)),
+        ] {
+            match (was, is) {
+                (false, true) => {
+                    gauge.fetch_add(1, Ordering::Relaxed);
+                }
+                (true, false) => {
+                    gauge.fetch_sub(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
     }
 }
 

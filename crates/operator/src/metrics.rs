@@ -18,6 +18,7 @@ use prometheus_client::{
 pub struct Metrics {
     registry: Registry,
     api_writes: Family<Vec<(String, String)>, Counter>,
+    drift_events: Family<Vec<(String, String)>, Counter>,
     /// A device change reaching the port (right after its notification is evaluated) → its
     /// status written, seconds.
     pub detection_latency: Histogram,
@@ -80,6 +81,12 @@ impl Metrics {
             "writes to the Kubernetes API by kind",
             api_writes.clone(),
         );
+        let drift_events = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "fabric_drift_events",
+            "DriftEvents entering a phase, by policy mode and phase",
+            drift_events.clone(),
+        );
         let detection_latency =
             Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
         registry.register(
@@ -91,6 +98,7 @@ impl Metrics {
         Metrics {
             registry,
             api_writes,
+            drift_events,
             detection_latency,
         }
     }
@@ -98,6 +106,16 @@ impl Metrics {
     pub fn api_write(&self, kind: &str) {
         self.api_writes
             .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
+    }
+
+    /// A DriftEvent entered `phase`.
+    pub fn drift_event(&self, mode: &str, phase: &str) {
+        self.drift_events
+            .get_or_create(&vec![
+                ("mode".to_owned(), mode.to_owned()),
+                ("phase".to_owned(), phase.to_owned()),
+            ])
             .inc();
     }
 

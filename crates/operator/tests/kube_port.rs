@@ -64,7 +64,7 @@ async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>)> 
 #[tokio::test]
 async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_nothing()
 -> anyhow::Result<()> {
-    let (client, port, _) = setup().await?;
+    let (client, port, metrics) = setup().await?;
     let fp = "ab".repeat(32);
     let name = port.open_event(&record(&fp)).await?;
     let again = port.open_event(&record(&fp)).await?;
@@ -97,6 +97,7 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
     port.close_event(
         &DeviceKey::new("lab", "leaf1"),
         &name,
+        Mode::Approve,
         Phase::Superseded,
         "DriftChanged",
     )
@@ -110,6 +111,13 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
             .await?
             .is_empty()
     );
+    let rendered = metrics.render();
+    for line in [
+        "fabric_drift_events_total{mode=\"approve\",phase=\"Pending\"} 1",
+        "fabric_drift_events_total{mode=\"approve\",phase=\"Superseded\"} 1",
+    ] {
+        assert!(rendered.contains(line), "{line} in {rendered}");
+    }
     Ok(())
 }
 

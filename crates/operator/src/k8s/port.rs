@@ -376,10 +376,13 @@ impl Port for KubePort {
         &self,
         device: &DeviceKey,
         event: &str,
+        mode: fabric_drift::policy::Mode,
         phase: Phase,
         reason: &str,
     ) -> Result<(), PortError> {
         self.set_event_phase(&device.namespace, event, phase, Some(reason))
-            .await
+            .await?;
+        self.metrics.drift_event(mode.as_str(), phase.as_str());
+        Ok(())
     }
 }
