@@ -366,6 +366,8 @@ impl Port for KubePort {
         // The status subresource ignores status on create: the phase is its own write.
         self.set_event_phase(&device.namespace, &name, record.phase, None)
             .await?;
+        self.metrics
+            .drift_event(record.mode.as_str(), record.phase.as_str());
         if let Err(e) = self.prune_history(device, record.keep).await {
             warn!(device = %device, error = %e, "could not prune drift event history");
         }
