@@ -17,7 +17,7 @@ use crate::tree::{Tree, covers};
 
 /// Changes a subscriber may fall behind by before its stream is ended (it
 /// then reconnects and resyncs): slow subscribers never block a Set.
-const CHANGE_BUFFER: usize = 4096;
+const CHANGE_BUFFER: usize = 1024;
 
 /// One committed change: the leaves a Set (or a reset) created or modified,
 /// and those it removed.
