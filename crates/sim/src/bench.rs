@@ -3,7 +3,7 @@
 //!
 //! Everything runs in this one process: the simulator, one gNMI client per
 //! device with an ON_CHANGE subscription to the whole tree, and a driver
-//! that changes one leaf per Set, round-robin over the devices (in-process,
+//! that changes one leaf per Set, `burst` Sets per device in turn, over the devices (in-process,
 //! as if on each device's CLI, so the figure measures the target's fan-out
 //! and not the driver's gRPC). Counted: notifications received and decoded
 //! by the clients after their initial sync.
@@ -26,12 +26,17 @@ pub struct BenchConfig {
     pub devices: usize,
     pub subscribers_per_device: usize,
     pub duration: Duration,
+    /// Consecutive Sets on one device before the driver moves to the next
+    /// (1 = strict round-robin).
+    pub burst: usize,
 }
 
 /// What the bench measured.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
     pub devices: usize,
+    pub subscribers: usize,
+    pub burst: usize,
     pub leaves: usize,
     pub start_secs: f64,
     pub sync_secs: f64,
@@ -46,6 +51,8 @@ pub struct BenchReport {
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "devices                  {}", self.devices)?;
+        writeln!(f, "subscribers              {}", self.subscribers)?;
+        writeln!(f, "burst (Sets per device)  {}", self.burst)?;
         writeln!(f, "leaves (all devices)     {}", self.leaves)?;
         writeln!(f, "start (bind all)         {:.2} s", self.start_secs)?;
         writeln!(f, "subscribe + initial sync {:.2} s", self.sync_secs)?;
@@ -171,20 +178,23 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     let t2 = Instant::now();
     let mut sets = 0u64;
     let mut round = 0u64;
+    let burst = cfg.burst.max(1);
     'drive: loop {
         for dev in &devices {
-            let req = SetRequest {
-                updates: vec![(
-                    paths[(round % 64) as usize].clone(),
-                    Value::String(format!("bench {round}")),
-                )],
-                ..Default::default()
-            };
-            if dev.apply(&req).is_ok() {
-                sets += 1;
+            for b in 0..burst {
+                let req = SetRequest {
+                    updates: vec![(
+                        paths[b % paths.len()].clone(),
+                        Value::String(format!("bench {round}")),
+                    )],
+                    ..Default::default()
+                };
+                if dev.apply(&req).is_ok() {
+                    sets += 1;
+                }
             }
             // Let subscribers run: the driver shares the runtime with them.
-            if sets.is_multiple_of(64) {
+            if sets.is_multiple_of(64) || burst > 1 {
                 tokio::task::yield_now().await;
                 if t2.elapsed() >= cfg.duration {
                     break 'drive;
@@ -199,6 +209,8 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     let (_, rss_peak_mib) = rss_mib();
     let report = BenchReport {
         devices: cfg.devices,
+        subscribers: cfg.devices * cfg.subscribers_per_device,
+        burst,
         leaves,
         start_secs,
         sync_secs,

@@ -184,20 +184,12 @@ impl Device {
     /// Back to the initial tree; subscribers see the difference.
     pub fn reset(&self) {
         let mut tree = lock(&self.tree);
-        let mut change = Change {
+        let (updates, deletes) = tree.diff(&self.initial);
+        let change = Change {
             timestamp: now_nanos(),
-            updates: Vec::new(),
-            deletes: Vec::new(),
+            updates,
+            deletes,
         };
-        for item in tree.diff(&self.initial) {
-            match item {
-                imbl::ordmap::DiffItem::Add(p, v) => change.updates.push((p.clone(), v.clone())),
-                imbl::ordmap::DiffItem::Update { new: (p, v), .. } => {
-                    change.updates.push((p.clone(), v.clone()));
-                }
-                imbl::ordmap::DiffItem::Remove(p, _) => change.deletes.push(p.clone()),
-            }
-        }
         *tree = self.initial.clone();
         if !change.updates.is_empty() || !change.deletes.is_empty() {
             let _ = self.changes.send(Arc::new(change));

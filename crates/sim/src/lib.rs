@@ -162,7 +162,11 @@ impl DeviceHandle {
 
     /// Every current leaf.
     pub fn leaves(&self) -> Vec<(Path, Value)> {
-        self.0.snapshot().into_iter().collect()
+        self.0
+            .snapshot()
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -263,7 +267,8 @@ async fn run_device(
         if let Err(e) = served {
             tracing::warn!(device = %dev.name, error = %e, "gNMI server ended with an error");
         }
-        if *stop.borrow() {
+        // Stopped, or the handle is gone (start failed half-way): done.
+        if *stop.borrow() || stop.has_changed().is_err() {
             return;
         }
         let until = *dev.down.borrow();
@@ -287,6 +292,36 @@ impl Sim {
         let mut devices = BTreeMap::new();
         let mut order = Vec::with_capacity(topology.devices.len());
         let mut tasks = Vec::with_capacity(topology.devices.len());
+        let result = Sim::start_devices(
+            &topology,
+            listen,
+            &stop,
+            &mut devices,
+            &mut order,
+            &mut tasks,
+        );
+        if let Err(e) = result {
+            // Devices already listening stop with the ones that could not.
+            stop.send_replace(true);
+            return Err(e);
+        }
+        Ok(SimHandle {
+            devices,
+            order,
+            stop,
+            tasks,
+            control: None,
+        })
+    }
+
+    fn start_devices(
+        topology: &Topology,
+        listen: IpAddr,
+        stop: &watch::Sender<bool>,
+        devices: &mut BTreeMap<String, DeviceHandle>,
+        order: &mut Vec<String>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<(), SimError> {
         for spec in &topology.devices {
             let dev = Arc::new(Device::new(spec));
             let want = SocketAddr::new(listen, spec.port);
@@ -314,13 +349,7 @@ impl Sim {
             order.push(spec.name.clone());
             devices.insert(spec.name.clone(), DeviceHandle(dev));
         }
-        Ok(SimHandle {
-            devices,
-            order,
-            stop,
-            tasks,
-            control: None,
-        })
+        Ok(())
     }
 }
 

@@ -54,6 +54,9 @@ enum Command {
         /// Seconds of changes to measure.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Consecutive Sets on one device before the next (1 = strict round-robin).
+        #[arg(long, default_value_t = 1)]
+        burst: usize,
     },
 }
 
@@ -144,11 +147,13 @@ fn main() -> ExitCode {
                 devices,
                 subscribers_per_device,
                 seconds,
+                burst,
             } => {
                 let cfg = BenchConfig {
                     devices,
                     subscribers_per_device,
                     duration: Duration::from_secs(seconds),
+                    burst,
                 };
                 bench::run(&cfg)
                     .await

@@ -106,6 +106,9 @@ impl Plan {
     }
 }
 
+/// Most queued changes taken at once by a subscriber.
+const DRAIN: usize = 256;
+
 type Tx = mpsc::Sender<Result<srv::SubscribeResponse, Status>>;
 
 fn update_response(n: srv::Notification) -> srv::SubscribeResponse {
@@ -305,10 +308,22 @@ async fn stream(
             _ = tx.closed() => return sent,
             r = changes.recv() => match r {
                 Ok(change) => {
-                    let (ups, dels) = filter_change(&change, &on_change, &dev.on_change_refused);
-                    match send_changes(tx, ups, dels).await {
-                        Some(n) => sent += n,
-                        None => return sent,
+                    // Take every change already queued, so a burst goes out
+                    // as one batch of messages (one write for many
+                    // notifications) rather than one wake-up each.
+                    let mut batch = vec![change];
+                    while batch.len() < DRAIN {
+                        match changes.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    for change in batch {
+                        let (ups, dels) = filter_change(&change, &on_change, &dev.on_change_refused);
+                        match send_changes(tx, ups, dels).await {
+                            Some(n) => sent += n,
+                            None => return sent,
+                        }
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -924,3 +924,66 @@ async fn lab_topology_starts_in_sync_with_its_fabric_devices() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn tls_with_a_provided_certificate() {
+    let dir = std::env::temp_dir().join(format!("fabric-sim-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ck = rcgen::generate_simple_self_signed(vec!["sim.example".to_string()]).expect("cert");
+    std::fs::write(dir.join("dev.pem"), ck.cert.pem()).expect("write cert");
+    std::fs::write(dir.join("dev.key"), ck.signing_key.serialize_pem()).expect("write key");
+    let yaml = r#"
+devices:
+  - name: d
+    port: 0
+    tls: {certFile: dev.pem, keyFile: dev.key}
+    config: {openconfig-system:system: {config: {hostname: d}}}
+"#;
+    let topo = Topology::from_yaml(yaml, &dir).expect("topology");
+    let sim = Sim::start(topo, LOCAL).await.expect("sim");
+    let dev = sim.device("d").expect("d");
+    assert_eq!(dev.cert_pem().as_deref(), Some(ck.cert.pem().as_str()));
+    let tls = TlsMode::Tls {
+        ca_pem: ck.cert.pem().into_bytes(),
+        client: None,
+        server_name: Some("sim.example".into()),
+    };
+    // No credentials configured: no auth required.
+    let c = Client::connect(ClientConfig::new(dev.addr().to_string()).tls(tls))
+        .await
+        .expect("TLS connect");
+    c.capabilities()
+        .await
+        .expect("caps over TLS with the provided certificate");
+    // A client that trusts another CA is refused.
+    let other = rcgen::generate_simple_self_signed(vec!["sim.example".to_string()]).expect("cert");
+    let wrong = TlsMode::Tls {
+        ca_pem: other.cert.pem().into_bytes(),
+        client: None,
+        server_name: Some("sim.example".into()),
+    };
+    let refused = match Client::connect(ClientConfig::new(dev.addr().to_string()).tls(wrong)).await
+    {
+        Ok(c) => c.capabilities().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a certificate from another CA was accepted");
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn start_names_the_device_whose_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let yaml = format!("devices: [{{name: a, port: 0}}, {{name: b, port: {port}}}]");
+    let topo = Topology::from_yaml(&yaml, FsPath::new(".")).expect("topology");
+    match Sim::start(topo, LOCAL).await {
+        Err(fabric_sim::SimError::Bind { device, addr, .. }) => {
+            assert_eq!(device, "b");
+            assert_eq!(addr.port(), port);
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("started on a taken port"),
+    }
+}
