@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use fabric_gnmi::rpc::{ListMode, StreamMode, SubscribeRequest};
 use fabric_gnmi::server as srv;
-use fabric_gnmi::{Encoding, Path, Update, Value};
+use fabric_gnmi::{Encoding, Path, Value};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tonic::{Status, Streaming};
 
+use crate::device::now_nanos;
 use crate::device::{Change, Device, normalize, refused};
-use crate::service::{CHUNK, DEFAULT_SAMPLE, MIN_INTERVAL, notification, path_status};
+use crate::service::{CHUNK, DEFAULT_SAMPLE, MIN_INTERVAL, path_status};
 use crate::tree::{DataKind, Tree, covers, select};
 
 /// How one subscription of the list is served.
@@ -125,9 +126,28 @@ fn sync_response() -> srv::SubscribeResponse {
     }
 }
 
+/// A leaf as a protobuf update, converted straight from the tree's
+/// references: the stream's hot path clones each leaf once.
+fn pb_update(path: &Path, value: &Value) -> srv::Update {
+    srv::Update {
+        path: Some(srv::Path::from(path)),
+        val: Some(srv::TypedValue::from(value)),
+        ..Default::default()
+    }
+}
+
+fn pb_notification(update: Vec<srv::Update>, delete: Vec<srv::Path>) -> srv::Notification {
+    srv::Notification {
+        timestamp: now_nanos(),
+        update,
+        delete,
+        ..Default::default()
+    }
+}
+
 /// Sends updates and deletes in notifications of at most [`CHUNK`] updates.
 /// Returns the number of notifications sent, or `None` if the client is gone.
-async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Option<u64> {
+async fn send_changes(tx: &Tx, updates: Vec<srv::Update>, deletes: Vec<srv::Path>) -> Option<u64> {
     if updates.is_empty() && deletes.is_empty() {
         return Some(0);
     }
@@ -136,7 +156,7 @@ async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Opti
     let mut rest = updates;
     loop {
         let tail = rest.split_off(rest.len().min(CHUNK));
-        let n = notification(rest, deletes.take().unwrap_or_default());
+        let n = pb_notification(rest, deletes.take().unwrap_or_default());
         tx.send(Ok(update_response(n))).await.ok()?;
         sent += 1;
         if tail.is_empty() {
@@ -147,18 +167,17 @@ async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Opti
 }
 
 /// Current values under the given paths, each leaf once.
-fn current(tree: &Tree, paths: &[&Path]) -> Vec<Update> {
+fn current(tree: &Tree, paths: &[&Path]) -> Vec<srv::Update> {
+    if let [one] = paths {
+        return select(tree, one, DataKind::All)
+            .map(|(p, v)| pb_update(p, v))
+            .collect();
+    }
     let mut out: BTreeMap<&Path, &Value> = BTreeMap::new();
     for p in paths {
         out.extend(select(tree, p, DataKind::All));
     }
-    out.into_iter()
-        .map(|(p, v)| Update {
-            path: p.clone(),
-            value: v.clone(),
-            duplicates: 0,
-        })
-        .collect()
+    out.into_iter().map(|(p, v)| pb_update(p, v)).collect()
 }
 
 /// Serves one Subscribe RPC until it ends; returns the notifications sent.
@@ -372,24 +391,24 @@ async fn stream(
 
 /// The part of a change an ON_CHANGE subscriber sees: leaves under its
 /// paths, minus those under patterns where the device refuses ON_CHANGE.
-fn filter_change(change: &Change, paths: &[&Path], refused: &[Path]) -> (Vec<Update>, Vec<Path>) {
+fn filter_change(
+    change: &Change,
+    paths: &[&Path],
+    refused: &[Path],
+) -> (Vec<srv::Update>, Vec<srv::Path>) {
     let wanted =
         |p: &Path| paths.iter().any(|s| covers(s, p)) && !refused.iter().any(|r| covers(r, p));
     let ups = change
         .updates
         .iter()
         .filter(|(p, _)| wanted(p))
-        .map(|(p, v)| Update {
-            path: p.clone(),
-            value: v.clone(),
-            duplicates: 0,
-        })
+        .map(|(p, v)| pb_update(p, v))
         .collect();
     let dels = change
         .deletes
         .iter()
         .filter(|p| wanted(p))
-        .cloned()
+        .map(srv::Path::from)
         .collect();
     (ups, dels)
 }
@@ -401,24 +420,20 @@ fn sample(
     sub: &SubPlan,
     last: &mut HashMap<Path, Value>,
     heartbeat: bool,
-) -> (Vec<Update>, Vec<Path>) {
+) -> (Vec<srv::Update>, Vec<srv::Path>) {
     let mut now: HashMap<Path, Value> = HashMap::with_capacity(last.len());
     let mut ups = Vec::new();
     for (p, v) in select(tree, &sub.path, DataKind::All) {
         let changed = last.get(p) != Some(v);
         if changed || !sub.suppress_redundant || heartbeat {
-            ups.push(Update {
-                path: p.clone(),
-                value: v.clone(),
-                duplicates: 0,
-            });
+            ups.push(pb_update(p, v));
         }
         now.insert(p.clone(), v.clone());
     }
     let dels = last
         .keys()
         .filter(|p| !now.contains_key(*p))
-        .cloned()
+        .map(srv::Path::from)
         .collect();
     *last = now;
     (ups, dels)
