@@ -367,4 +367,4 @@ fn excluded(exclusions: &[PathPattern], path: &Path) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,16 +9,24 @@
 //! drift items and their fingerprint, [`plan`] turns drift into one ordered SetRequest.
 
 pub mod desired;
+pub mod diff;
 pub mod duration;
 pub mod intent;
 pub mod mapper;
 pub mod normalize;
+pub mod observed;
 pub mod pattern;
+pub mod plan;
 pub mod policy;
+#[cfg(test)]
+mod proptests;
 pub mod schema;
 
 pub use desired::{Desired, DesiredLeaf, IntentError};
+pub use diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
 pub use duration::Duration;
+pub use observed::DriftTracker;
+pub use plan::{Plan, Strategy};
 
 use fabric_gnmi::KeyTable;
 
@@ -36,6 +44,9 @@ pub fn key_table() -> KeyTable {
         .with("vlan-mac-learn-mode", ["vlan-id"])
         .with("learn-prefix", ["prefix"])
         .with("mcast-grp-decap", ["mcast-grp"])
-        // openconfig-evpn
+        // openconfig-network-instance / openconfig-evpn
         .with("evpn-instance", ["evi"])
+        .with("connection-point", ["connection-point-id"])
+        // openconfig-mclag
+        .with("mclag-domain", ["domain-id"])
 }

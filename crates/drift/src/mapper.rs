@@ -6,9 +6,9 @@
 //!   (`/interfaces/interface[name=Vxlan1]/arista-vxlan/config/...`, the layout of Arista's
 //!   published YANG, aristanetworks/yang `arista-exp-eos-vxlan{,-config}.yang`) and MLAG through
 //!   `arista-exp-eos-mlag` (`/arista/eos/mlag/config/...`);
-//! - `openconfig`: VXLAN through openconfig-network-instance + openconfig-evpn (EVPN instances
-//!   with a VXLAN encapsulation and their VNI) and MLAG through the `openconfig-mclag`-style
-//!   `/mclag` tree; see `docs/yang-paths.md`.
+//! - `openconfig`: VXLAN through openconfig-network-instance + openconfig-evpn (a VTEP endpoint
+//!   of a connection point, EVPN instances with VXLAN encapsulation carrying the VNIs) and MLAG
+//!   through openconfig-mclag (`/mclag/mclag-domains`); see `docs/yang-paths.md`.
 //!
 //! Paths are built in canonical form (no module prefixes, identity keys without prefix); values
 //! are the JSON_IETF-ready form a Set would carry (identities with their module prefix).
@@ -279,7 +279,7 @@ pub(crate) fn map(platform: Platform, intent: &DeviceIntent) -> Result<Mapping, 
     if let Some(vx) = &intent.vxlan {
         match platform {
             Platform::Eos => eos_vxlan(&mut em, vx),
-            Platform::Openconfig => openconfig_vxlan(&mut em, vx, intent),
+            Platform::Openconfig => openconfig_vxlan(&mut em, vx)?,
         }
     }
     if let Some(b) = &intent.bgp {
@@ -289,7 +289,7 @@ pub(crate) fn map(platform: Platform, intent: &DeviceIntent) -> Result<Mapping, 
         parse_ip(&m.peer_address, "mlag.peerAddress")?;
         match platform {
             Platform::Eos => eos_mlag(&mut em, m),
-            Platform::Openconfig => openconfig_mlag(&mut em, m),
+            Platform::Openconfig => openconfig_mlag(&mut em, m, intent)?,
         }
     }
     Ok(em.out)
@@ -633,8 +633,8 @@ fn map_vrf(em: &mut Emitter, v: &Vrf, intent: &DeviceIntent) -> Result<(), Inten
             .k("evpn-instance", "evi", &vni.to_string());
         em.leaf(
             evi.clone().e("config").e("evi"),
-            u64::from(vni),
-            LeafKind::Uint,
+            vni.to_string(),
+            LeafKind::String,
             format!("{f} (EVPN instance)"),
         );
         let iep = evi.e("import-export-policy").e("config");
@@ -764,16 +764,189 @@ fn eos_mlag(em: &mut Emitter, m: &Mlag) {
     );
 }
 
-/// OpenConfig: the VTEP is an endpoint of the default instance's VXLAN connection point
-/// (openconfig-vxlan); each VLAN's L2 VNI and each VRF's L3 VNI is an EVPN instance with VXLAN
-/// encapsulation (openconfig-evpn), keyed by the VNI.
-fn openconfig_vxlan(em: &mut Emitter, vx: &Vxlan, intent: &DeviceIntent) {
-    let _ = (em, vx, intent);
+/// OpenConfig: the VTEP is endpoint `vtep` of connection point `vxlan` in the default instance
+/// (openconfig-network-instance + openconfig-evpn's `vxlan` endpoint container). Each VLAN's L2
+/// VNI is a VLAN-based EVPN instance of the default instance, keyed by the VLAN id (EVI = VLAN);
+/// each VRF's L3 VNI is an EVPN instance of the VRF keyed by the VNI. openconfig-evpn has no leaf
+/// for the UDP port: only the IANA port 4789 can be expressed.
+pub(crate) fn openconfig_vtep() -> Path {
+    network_instance("default").e("connection-points").k(
+        "connection-point",
+        "connection-point-id",
+        "vxlan",
+    )
 }
 
-/// OpenConfig: MLAG as MC-LAG (`/mclag`).
-fn openconfig_mlag(em: &mut Emitter, m: &Mlag) {
-    let _ = (em, m);
+fn openconfig_vxlan(em: &mut Emitter, vx: &Vxlan) -> Result<(), IntentError> {
+    if vx.udp_port != 4789 {
+        return Err(invalid(
+            "vxlan.udpPort",
+            format!(
+                "{} cannot be expressed in OpenConfig (openconfig-evpn has no UDP port leaf, 4789 is implied): use platform eos or a raw config entry",
+                vx.udp_port
+            ),
+        ));
+    }
+    let cp = openconfig_vtep();
+    em.leaf(
+        cp.clone().e("config").e("connection-point-id"),
+        "vxlan",
+        LeafKind::String,
+        "vxlan",
+    );
+    let ep = cp.e("endpoints").k("endpoint", "endpoint-id", "vtep");
+    em.leaf(
+        ep.clone().e("config").e("endpoint-id"),
+        "vtep",
+        LeafKind::String,
+        "vxlan",
+    );
+    let vxc = ep.e("vxlan").e("config");
+    em.leaf(
+        vxc.clone().e("source-interface"),
+        vx.source_interface.as_str(),
+        LeafKind::String,
+        "vxlan.sourceInterface",
+    );
+    em.leaf(vxc.e("enabled"), true, LeafKind::Bool, "vxlan");
+    let l2 = network_instance("default").e("evpn").e("evpn-instances");
+    em.own(
+        l2.clone(),
+        "evpn-instance",
+        &["evi"],
+        true,
+        EntryFilter::Any,
+        "vxlan.vlanVnis",
+    );
+    for m in &vx.vlan_vnis {
+        let f = format!("vxlan.vlanVnis[{}]", m.vlan);
+        let evi = l2.clone().k("evpn-instance", "evi", &m.vlan.to_string());
+        let c = evi.clone().e("config");
+        em.leaf(
+            c.clone().e("evi"),
+            m.vlan.to_string(),
+            LeafKind::String,
+            format!("{f}.vlan"),
+        );
+        em.leaf(
+            c.clone().e("encapsulation-type"),
+            "openconfig-network-instance-types:VXLAN",
+            LeafKind::Identity,
+            f.clone(),
+        );
+        em.leaf(
+            c.e("service-type"),
+            "openconfig-evpn-types:VLAN_BASED",
+            LeafKind::Identity,
+            f.clone(),
+        );
+        let v = evi.e("vxlan").e("config");
+        em.leaf(
+            v.clone().e("vni"),
+            u64::from(m.vni),
+            LeafKind::Uint,
+            format!("{f}.vni"),
+        );
+        em.leaf(v.e("overlay-endpoint"), "vtep", LeafKind::String, f);
+    }
+    for m in &vx.vrf_vnis {
+        let f = format!("vxlan.vrfVnis[{}]", m.vrf);
+        let evi = network_instance(&m.vrf).e("evpn").e("evpn-instances").k(
+            "evpn-instance",
+            "evi",
+            &m.vni.to_string(),
+        );
+        let c = evi.clone().e("config");
+        em.leaf(
+            c.clone().e("evi"),
+            m.vni.to_string(),
+            LeafKind::String,
+            format!("{f}.vni"),
+        );
+        em.leaf(
+            c.e("encapsulation-type"),
+            "openconfig-network-instance-types:VXLAN",
+            LeafKind::Identity,
+            f.clone(),
+        );
+        let v = evi.e("vxlan").e("config");
+        em.leaf(
+            v.clone().e("vni"),
+            u64::from(m.vni),
+            LeafKind::Uint,
+            format!("{f}.vni"),
+        );
+        em.leaf(
+            v.clone().e("overlay-endpoint-network-instance"),
+            "default",
+            LeafKind::String,
+            f.clone(),
+        );
+        em.leaf(v.e("overlay-endpoint"), "vtep", LeafKind::String, f);
+    }
+    Ok(())
+}
+
+/// OpenConfig: MLAG as an MC-LAG domain (openconfig-mclag, as SONiC and others serve it):
+/// `/mclag/mclag-domains/mclag-domain[domain-id=N]/config`. The model keys domains by a number
+/// and wants the local address rather than the interface, which is taken from the intent's
+/// IPv4 address on `mlag.localInterface`.
+fn openconfig_mlag(em: &mut Emitter, m: &Mlag, intent: &DeviceIntent) -> Result<(), IntentError> {
+    let id: u32 = m.domain_id.parse().map_err(|_| {
+        invalid(
+            "mlag.domainId",
+            format!(
+                "{:?}: openconfig-mclag identifies a domain by a number (uint32); use a numeric domainId or platform eos",
+                m.domain_id
+            ),
+        )
+    })?;
+    let source = intent
+        .interfaces
+        .iter()
+        .find(|i| i.name == m.local_interface)
+        .and_then(|i| i.ipv4_addresses.first())
+        .and_then(|a| a.split_once('/'))
+        .map(|(ip, _)| ip.to_string())
+        .ok_or_else(|| {
+            invalid(
+                "mlag.localInterface",
+                format!(
+                    "{:?} has no IPv4 address in interfaces: openconfig-mclag needs the local address",
+                    m.local_interface
+                ),
+            )
+        })?;
+    let base = root()
+        .e("mclag")
+        .e("mclag-domains")
+        .k("mclag-domain", "domain-id", &id.to_string())
+        .e("config");
+    em.leaf(
+        base.clone().e("domain-id"),
+        u64::from(id),
+        LeafKind::Uint,
+        "mlag.domainId",
+    );
+    em.leaf(
+        base.clone().e("source-address"),
+        source,
+        LeafKind::IpAddr,
+        "mlag.localInterface",
+    );
+    em.leaf(
+        base.clone().e("peer-address"),
+        m.peer_address.as_str(),
+        LeafKind::IpAddr,
+        "mlag.peerAddress",
+    );
+    em.leaf(
+        base.e("peer-link"),
+        m.peer_link.as_str(),
+        LeafKind::String,
+        "mlag.peerLink",
+    );
+    Ok(())
 }
 
 fn afi_safi(af: AddressFamily) -> (&'static str, &'static str) {
@@ -964,3 +1137,6 @@ fn map_bgp(em: &mut Emitter, b: &Bgp) -> Result<(), IntentError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -178,9 +178,13 @@ impl ClientConfig {
             target: None,
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
+            // grpc-go targets (EOS among them) enforce a 5-minute minimum
+            // ping interval by default and close the connection with
+            // GOAWAY "too_many_pings" when a quiet stream is pinged more
+            // often; lower this only for targets known to allow it.
             keepalive: Some(Keepalive {
-                interval: Duration::from_secs(30),
-                timeout: Duration::from_secs(10),
+                interval: Duration::from_secs(300),
+                timeout: Duration::from_secs(20),
             }),
             max_decode_size: DEFAULT_MAX_DECODE_SIZE,
         }
@@ -224,14 +228,15 @@ pub enum SubscribeEvent {
 #[derive(Clone)]
 pub struct Client {
     inner: GNmiClient<Channel>,
-    auth: Option<
-        Arc<(
-            MetadataValue<tonic::metadata::Ascii>,
-            MetadataValue<tonic::metadata::Ascii>,
-        )>,
-    >,
+    auth: Option<Arc<AuthMetadata>>,
     target: Option<Arc<str>>,
     call_timeout: Duration,
+}
+
+/// Credentials encoded once as metadata values.
+struct AuthMetadata {
+    username: MetadataValue<tonic::metadata::Ascii>,
+    password: MetadataValue<tonic::metadata::Ascii>,
 }
 
 impl fmt::Debug for Client {
@@ -264,7 +269,9 @@ impl Client {
             ep = ep
                 .http2_keep_alive_interval(k.interval)
                 .keep_alive_timeout(k.timeout)
-                .keep_alive_while_idle(true);
+                // Pings without an open stream count as abuse on grpc-go
+                // targets (PermitWithoutStream defaults to false).
+                .keep_alive_while_idle(false);
         }
         ep = match &cfg.tls {
             TlsMode::Plaintext => ep,
@@ -300,12 +307,15 @@ impl Client {
             .max_encoding_message_size(cfg.max_decode_size);
         let auth = match &cfg.credentials {
             None => None,
-            Some(c) => Some(Arc::new((
-                MetadataValue::try_from(c.username.as_str())
-                    .map_err(|_| config_err("username is not valid ASCII metadata"))?,
-                MetadataValue::try_from(c.password.as_str())
-                    .map_err(|_| config_err("password is not valid ASCII metadata"))?,
-            ))),
+            Some(c) => {
+                let username = MetadataValue::try_from(c.username.as_str())
+                    .map_err(|_| config_err("username is not valid ASCII metadata"))?;
+                let mut password = MetadataValue::try_from(c.password.as_str())
+                    .map_err(|_| config_err("password is not valid ASCII metadata"))?;
+                // Keeps the password out of HPACK tables and debug output.
+                password.set_sensitive(true);
+                Some(Arc::new(AuthMetadata { username, password }))
+            }
         };
         Ok(Client {
             inner,
@@ -318,8 +328,8 @@ impl Client {
     fn request<T>(&self, msg: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
         if let Some(auth) = &self.auth {
-            req.metadata_mut().insert("username", auth.0.clone());
-            req.metadata_mut().insert("password", auth.1.clone());
+            req.metadata_mut().insert("username", auth.username.clone());
+            req.metadata_mut().insert("password", auth.password.clone());
         }
         req
     }
@@ -338,6 +348,17 @@ impl Client {
     {
         match tokio::time::timeout(self.call_timeout, fut).await {
             Ok(Ok(resp)) => Ok(resp.into_inner()),
+            // tonic enforces the grpc-timeout we set and reports it this way,
+            // usually just before our own timer fires.
+            Ok(Err(status))
+                if status.code() == tonic::Code::Cancelled
+                    && status.message() == "Timeout expired" =>
+            {
+                Err(ClientError::Timeout {
+                    call,
+                    after: self.call_timeout,
+                })
+            }
             Ok(Err(status)) => Err(status.into()),
             Err(_) => Err(ClientError::Timeout {
                 call,
@@ -601,6 +622,22 @@ mod tests {
             extension: Vec::new(),
         };
         assert_eq!(decode_response(sync), SubscribeEvent::SyncResponse);
+        #[allow(deprecated)]
+        let in_band = pb::SubscribeResponse {
+            response: Some(Response::Error(pb::Error {
+                code: 5,
+                message: "no such path".into(),
+                data: None,
+            })),
+            extension: Vec::new(),
+        };
+        assert_eq!(
+            decode_response(in_band),
+            SubscribeEvent::TargetError {
+                code: 5,
+                message: "no such path".into()
+            }
+        );
         let empty = pb::SubscribeResponse::default();
         assert_eq!(
             decode_response(empty),

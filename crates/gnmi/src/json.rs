@@ -47,8 +47,8 @@ pub enum JsonError {
     Wildcard { path: Path },
 }
 
-/// A flattened leaf: full path and scalar value.
-#[derive(Debug, Clone, PartialEq)]
+/// A flattened leaf: full path and scalar value. Serde: `{"path": "/a/b", "value": {"uint": 1}}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Leaf {
     pub path: Path,
     pub value: Value,
@@ -600,6 +600,31 @@ pub fn encode_json_ietf(base: &Path, leaves: &[Leaf]) -> Result<Vec<u8>, JsonErr
     Ok(serde_json::to_vec(&tree).unwrap_or_default())
 }
 
+/// Like [`encode_json_ietf`], with every top-level member name that has no
+/// module prefix qualified with `module` (`mtu` becomes
+/// `openconfig-interfaces:mtu`). RFC 7951 requires top-level members to be
+/// namespace-qualified; lenient targets (EOS) accept bare names, strict
+/// ones need this.
+pub fn encode_json_ietf_qualified(
+    base: &Path,
+    leaves: &[Leaf],
+    module: &str,
+) -> Result<Vec<u8>, JsonError> {
+    let mut tree = encode_json_ietf_tree(base, leaves)?;
+    if let Json::Object(map) = &mut tree {
+        let members = std::mem::take(map);
+        for (k, v) in members {
+            let k = if k.contains(':') {
+                k
+            } else {
+                format!("{module}:{k}")
+            };
+            map.insert(k, v);
+        }
+    }
+    Ok(serde_json::to_vec(&tree).unwrap_or_default())
+}
+
 /// Like [`encode_json_ietf`], returning the tree.
 pub fn encode_json_ietf_tree(base: &Path, leaves: &[Leaf]) -> Result<Json, JsonError> {
     let mut root = Json::Object(Map::new());
@@ -991,6 +1016,40 @@ mod tests {
             ),
             Err(JsonError::Conflict { .. })
         ));
+    }
+
+    #[test]
+    fn qualified_encoding_prefixes_top_level_members_only() {
+        let base = p("/interfaces/interface[name=Et1]/config");
+        let leaves = vec![
+            Leaf::new(p("/interfaces/interface[name=Et1]/config/mtu"), 9214u64),
+            Leaf::new(
+                p("/interfaces/interface[name=Et1]/config/openconfig-vlan:tpid"),
+                "TPID_0X8100",
+            ),
+            Leaf::new(
+                p("/interfaces/interface[name=Et1]/config/nested/leaf"),
+                true,
+            ),
+        ];
+        let bytes =
+            encode_json_ietf_qualified(&base, &leaves, "openconfig-interfaces").unwrap_or_default();
+        let tree: Json = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert_eq!(
+            tree,
+            serde_json::json!({
+                "openconfig-interfaces:mtu": 9214,
+                "openconfig-vlan:tpid": "TPID_0X8100",
+                "openconfig-interfaces:nested": {"leaf": true}
+            })
+        );
+        // Flattening strips the prefixes again.
+        let back = flatten_json_ietf(&base, &bytes, &KeyTable::default()).unwrap_or_default();
+        assert_eq!(back.len(), 3);
+        assert!(
+            back.iter()
+                .any(|l| l.path == p("/interfaces/interface[name=Et1]/config/tpid"))
+        );
     }
 
     #[test]

@@ -231,6 +231,30 @@ impl Path {
         match_elems(&self.elems, &other.elems)
     }
 
+    /// Does this pattern cover `other`, i.e. match `other` or one of its
+    /// ancestors? Subscription semantics: `/interfaces/interface[name=*]`
+    /// covers every leaf under every interface.
+    pub fn covers(&self, other: &Path) -> bool {
+        if self.elems.iter().any(|e| e.name == "...") {
+            // `...` can absorb any depth: try every ancestor.
+            return (0..=other.elems.len()).any(|n| self.matches_head(other, n));
+        }
+        self.matches_head(other, self.elems.len())
+    }
+
+    /// [`Path::matches`] against the first `n` elements of `other`.
+    fn matches_head(&self, other: &Path, n: usize) -> bool {
+        if n > other.elems.len() {
+            return false;
+        }
+        if let (Some(a), Some(b)) = (&self.origin, &other.origin)
+            && a != b
+        {
+            return false;
+        }
+        match_elems(&self.elems, &other.elems[..n])
+    }
+
     /// Same path with module prefixes removed from every element name.
     pub fn without_module_prefixes(&self) -> Path {
         Path {
@@ -474,7 +498,7 @@ impl<'de> serde::Deserialize<'de> for Path {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -542,6 +566,19 @@ mod tests {
         assert!(
             p("/*/interface").matches(&p("/openconfig-interfaces:interfaces/interface[name=x]"))
         );
+    }
+
+    #[test]
+    fn covers_subtrees() {
+        let sub = p("/interfaces/interface[name=*]");
+        assert!(sub.covers(&p("/interfaces/interface[name=Et1]/config/mtu")));
+        assert!(sub.covers(&p("/interfaces/interface[name=Et1]")));
+        assert!(!sub.covers(&p("/interfaces")));
+        assert!(!sub.covers(&p("/system/config/hostname")));
+        assert!(Path::root().covers(&p("/system")));
+        let deep = p("/.../config/mtu");
+        assert!(deep.covers(&p("/interfaces/interface[name=Et1]/config/mtu")));
+        assert!(!deep.covers(&p("/interfaces/interface[name=Et1]/config/description")));
     }
 
     #[test]

@@ -20,3 +20,32 @@ pub use crate::proto::gnmi_ext;
 /// gNMI service version this crate implements (the `gnmi_service` option of
 /// proto/gnmi.proto), for `CapabilityResponse.gNMI_version`.
 pub const GNMI_VERSION: &str = "0.10.0";
+
+/// The `username` / `password` call metadata a client sent, the way EOS,
+/// gnmic, pygnmi and this crate's client send credentials.
+pub fn credentials<T>(req: &tonic::Request<T>) -> Option<(&str, &str)> {
+    let md = req.metadata();
+    let user = md.get("username")?.to_str().ok()?;
+    let pass = md.get("password")?.to_str().ok()?;
+    Some((user, pass))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_metadata() {
+        let mut req = tonic::Request::new(());
+        assert_eq!(credentials(&req), None);
+        req.metadata_mut().insert(
+            "username",
+            tonic::metadata::MetadataValue::from_static("admin"),
+        );
+        req.metadata_mut().insert(
+            "password",
+            tonic::metadata::MetadataValue::from_static("pw"),
+        );
+        assert_eq!(credentials(&req), Some(("admin", "pw")));
+    }
+}

@@ -29,7 +29,9 @@ pub enum ValueError {
 }
 
 /// A YANG decimal64: `digits / 10^precision`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Decimal64 {
     pub digits: i64,
     /// Fraction digits, 0..=18 (YANG's range).
@@ -170,7 +172,11 @@ impl fmt::Display for Encoding {
 
 /// A leaf value. One variant per `TypedValue` field, plus `Empty` for the
 /// YANG `empty` type (`[null]` in RFC 7951).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serde form (for reports and resources, not the wire): externally tagged,
+/// `{"uint": 9214}`, `{"string": "up"}`, `"empty"`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Value {
     String(String),
     Int(i64),
@@ -455,6 +461,21 @@ mod tests {
                 vec![Value::String("10".into()), Value::Int(20)]
             ))
         );
+    }
+
+    #[test]
+    fn serde_form_is_tagged_and_round_trips() {
+        let v = Value::LeafList(vec![
+            Value::Uint(10),
+            Value::String("a".into()),
+            Value::Empty,
+        ]);
+        let json = serde_json::to_string(&v).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"leaf_list":[{"uint":10},{"string":"a"},"empty"]}"#
+        );
+        assert_eq!(serde_json::from_str::<Value>(&json).ok(), Some(v));
     }
 
     #[test]

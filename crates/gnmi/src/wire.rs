@@ -427,6 +427,7 @@ mod tests {
 
 use crate::rpc;
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 fn opt_prefix(p: &Option<Path>, target: Option<&str>) -> Option<pb::Path> {
     match (p, target) {
         (None, None) => None,
@@ -467,6 +468,7 @@ fn models_from_proto(m: &[pb::ModelData]) -> Vec<rpc::ModelData> {
         .collect()
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn capabilities_from_proto(c: &pb::CapabilityResponse) -> rpc::Capabilities {
     rpc::Capabilities {
         models: models_from_proto(&c.supported_models),
@@ -490,6 +492,7 @@ impl From<&rpc::Capabilities> for pb::CapabilityResponse {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn get_to_proto(r: &rpc::GetRequest, target: Option<&str>) -> pb::GetRequest {
     pb::GetRequest {
         prefix: opt_prefix(&r.prefix, target),
@@ -535,6 +538,7 @@ impl TryFrom<&pb::GetRequest> for rpc::GetRequest {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn set_to_proto(r: &rpc::SetRequest, target: Option<&str>) -> pb::SetRequest {
     let ups = |v: &[(Path, Value)]| v.iter().map(|(p, v)| update_to_proto(p, v)).collect();
     pb::SetRequest {
@@ -596,6 +600,7 @@ impl TryFrom<&pb::SetRequest> for rpc::SetRequest {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn set_response_from_proto(
     r: &pb::SetResponse,
 ) -> Result<rpc::SetResponse, DecodeError> {
@@ -663,10 +668,12 @@ impl From<&rpc::SetResponse> for pb::SetResponse {
     }
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 fn nanos(d: Option<std::time::Duration>) -> u64 {
     d.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // used by the client
 pub(crate) fn subscribe_to_proto(
     r: &rpc::SubscribeRequest,
     target: Option<&str>,
@@ -749,6 +756,59 @@ impl TryFrom<&pb::SubscriptionList> for rpc::SubscribeRequest {
             qos: l.qos.as_ref().map(|q| q.marking),
             use_models: models_from_proto(&l.use_models),
         })
+    }
+}
+
+#[cfg(test)]
+mod prop_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn arb_scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            ".{0,12}".prop_map(Value::String),
+            any::<i64>().prop_map(Value::Int),
+            any::<u64>().prop_map(Value::Uint),
+            any::<bool>().prop_map(Value::Bool),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+            any::<f64>()
+                .prop_filter("NaN never equals itself", |f| !f.is_nan())
+                .prop_map(Value::Double),
+            (any::<i64>(), 0u32..=18)
+                .prop_map(|(digits, precision)| Value::Decimal(Decimal64 { digits, precision })),
+            "[ -~]{0,12}".prop_map(Value::Ascii),
+            Just(Value::Empty),
+        ]
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => arb_scalar(),
+            1 => prop::collection::vec(arb_scalar().prop_filter("leaf-list elements are scalars", |v| *v != Value::Empty), 0..4)
+                .prop_map(Value::LeafList),
+            1 => r#"\{"[a-z]{1,4}":[0-9]{1,3}\}"#.prop_map(Value::JsonIetf),
+            1 => (".{0,8}", prop::collection::vec(any::<u8>(), 0..8))
+                .prop_map(|(type_url, value)| Value::Any { type_url, value }),
+        ]
+    }
+
+    proptest! {
+        // Value -> TypedValue -> bytes -> TypedValue -> Value is the identity.
+        #[test]
+        fn typed_value_wire_round_trip(v in arb_value()) {
+            let bytes = pb::TypedValue::from(&v).encode_to_vec();
+            let back = pb::TypedValue::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Value::try_from(&back).map_err(|e| TestCaseError::fail(e.to_string()))?, v);
+        }
+
+        // Path -> proto -> bytes -> proto -> Path is the identity.
+        #[test]
+        fn path_wire_round_trip(path in crate::path::tests::arb_path()) {
+            let bytes = pb::Path::from(&path).encode_to_vec();
+            let back = pb::Path::decode(bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Path::try_from(&back).map_err(|e| TestCaseError::fail(e.to_string()))?, path);
+        }
     }
 }
 

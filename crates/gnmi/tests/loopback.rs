@@ -6,417 +6,19 @@
 
 #![cfg(all(feature = "client", feature = "server"))]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fabric_gnmi::client::{
     Client, ClientConfig, ClientError, ClientIdentity, SubscribeEvent, Subscription, TlsMode,
 };
-use fabric_gnmi::rpc::{
-    self, Capabilities, GetRequest, ListMode, SetOperation, SetRequest, SetResult, SubscribeRequest,
-};
-use fabric_gnmi::server::{self as srv, GNmi, GNmiServer};
-use fabric_gnmi::{
-    Encoding, KeyTable, Leaf, Notification, Path, Update, Value, encode_json_ietf,
-    flatten_json_ietf,
-};
-use futures::Stream;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-use tonic::{Request, Response, Status, Streaming};
-
-const USER: &str = "admin";
-const PASS: &str = "fabric";
-
-type Tree = BTreeMap<Path, Value>;
-
-#[derive(Clone)]
-struct Target {
-    tree: Arc<Mutex<Tree>>,
-    changes: broadcast::Sender<Notification>,
-}
-
-fn p(s: &str) -> Path {
-    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
-}
-
-fn check_auth<T>(req: &Request<T>) -> Result<(), Status> {
-    let md = req.metadata();
-    let user = md.get("username").and_then(|v| v.to_str().ok());
-    let pass = md.get("password").and_then(|v| v.to_str().ok());
-    if user == Some(USER) && pass == Some(PASS) {
-        Ok(())
-    } else {
-        Err(Status::unauthenticated("invalid username or password"))
-    }
-}
-
-/// Does subscription/get path `pat` cover `leaf` (a prefix, with wildcards)?
-fn covers(pat: &Path, leaf: &Path) -> bool {
-    if leaf.len() < pat.len() {
-        return false;
-    }
-    let head = Path::new(leaf.elems[..pat.len()].to_vec());
-    pat.matches(&head)
-}
-
-fn snapshot(tree: &Tree, pats: &[Path]) -> Vec<Update> {
-    tree.iter()
-        .filter(|(k, _)| pats.iter().any(|pat| covers(pat, k)))
-        .map(|(k, v)| Update {
-            path: k.clone(),
-            value: v.clone(),
-            duplicates: 0,
-        })
-        .collect()
-}
-
-fn lock(tree: &Mutex<Tree>) -> Result<std::sync::MutexGuard<'_, Tree>, Status> {
-    tree.lock().map_err(|_| Status::internal("state poisoned"))
-}
-
-fn notification(updates: Vec<Update>, deletes: Vec<Path>) -> srv::Notification {
-    srv::Notification::from(&Notification {
-        timestamp: 1,
-        updates,
-        deletes,
-        ..Default::default()
-    })
-}
-
-fn update_response(n: srv::Notification) -> srv::SubscribeResponse {
-    srv::SubscribeResponse {
-        response: Some(srv::subscribe_response::Response::Update(n)),
-        extension: Vec::new(),
-    }
-}
-
-fn sync_response() -> srv::SubscribeResponse {
-    srv::SubscribeResponse {
-        response: Some(srv::subscribe_response::Response::SyncResponse(true)),
-        extension: Vec::new(),
-    }
-}
-
-type ResponseStream = Pin<Box<dyn Stream<Item = Result<srv::SubscribeResponse, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl GNmi for Target {
-    async fn capabilities(
-        &self,
-        req: Request<srv::CapabilityRequest>,
-    ) -> Result<Response<srv::CapabilityResponse>, Status> {
-        check_auth(&req)?;
-        let caps = Capabilities {
-            models: vec![rpc::ModelData {
-                name: "openconfig-interfaces".into(),
-                organization: "OpenConfig working group".into(),
-                version: "3.0.0".into(),
-            }],
-            encodings: vec![Encoding::JsonIetf, Encoding::Json],
-            version: srv::GNMI_VERSION.into(),
-        };
-        Ok(Response::new(srv::CapabilityResponse::from(&caps)))
-    }
-
-    async fn get(
-        &self,
-        req: Request<srv::GetRequest>,
-    ) -> Result<Response<srv::GetResponse>, Status> {
-        check_auth(&req)?;
-        let get = rpc::GetRequest::try_from(req.get_ref())
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let prefix = get.prefix.unwrap_or_default();
-        let tree = lock(&self.tree)?;
-        let mut notifications = Vec::new();
-        for path in &get.paths {
-            let full = prefix
-                .join(path)
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let leaves: Vec<Leaf> = snapshot(&tree, std::slice::from_ref(&full))
-                .into_iter()
-                .map(|u| Leaf::new(u.path, u.value))
-                .collect();
-            if leaves.is_empty() {
-                return Err(Status::not_found(format!("{full}")));
-            }
-            // One JSON_IETF blob per requested path, as EOS answers.
-            let blob =
-                encode_json_ietf(&full, &leaves).map_err(|e| Status::internal(e.to_string()))?;
-            let value = Value::JsonIetf(String::from_utf8_lossy(&blob).into_owned());
-            notifications.push(notification(
-                vec![Update {
-                    path: full,
-                    value,
-                    duplicates: 0,
-                }],
-                vec![],
-            ));
-        }
-        Ok(Response::new(srv::GetResponse {
-            notification: notifications,
-            ..Default::default()
-        }))
-    }
-
-    async fn set(
-        &self,
-        req: Request<srv::SetRequest>,
-    ) -> Result<Response<srv::SetResponse>, Status> {
-        check_auth(&req)?;
-        let set = rpc::SetRequest::try_from(req.get_ref())
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let prefix = set.prefix.clone().unwrap_or_default();
-        let join = |p: &Path| {
-            prefix
-                .join(p)
-                .map_err(|e| Status::invalid_argument(e.to_string()))
-        };
-        let mut results = Vec::new();
-        let mut deleted = Vec::new();
-        let mut updated = Vec::new();
-        {
-            let mut tree = lock(&self.tree)?;
-            let mut remove_under = |tree: &mut Tree, root: &Path| {
-                let gone: Vec<Path> = tree
-                    .keys()
-                    .filter(|k| root.is_prefix_of(k))
-                    .cloned()
-                    .collect();
-                for k in gone {
-                    tree.remove(&k);
-                    deleted.push(k);
-                }
-            };
-            for d in &set.deletes {
-                let full = join(d)?;
-                remove_under(&mut tree, &full);
-                results.push(SetResult {
-                    path: full,
-                    op: SetOperation::Delete,
-                });
-            }
-            for (ops, op) in [
-                (&set.replaces, SetOperation::Replace),
-                (&set.updates, SetOperation::Update),
-            ] {
-                for (path, value) in ops {
-                    let full = join(path)?;
-                    if op == SetOperation::Replace {
-                        remove_under(&mut tree, &full);
-                    }
-                    let leaves = match value {
-                        Value::JsonIetf(s) | Value::Json(s) => {
-                            flatten_json_ietf(&full, s.as_bytes(), &KeyTable::default())
-                                .map_err(|e| Status::invalid_argument(e.to_string()))?
-                        }
-                        v => vec![Leaf::new(full.clone(), v.clone())],
-                    };
-                    for l in leaves {
-                        tree.insert(l.path.clone(), l.value.clone());
-                        updated.push(Update {
-                            path: l.path,
-                            value: l.value,
-                            duplicates: 0,
-                        });
-                    }
-                    results.push(SetResult { path: full, op });
-                }
-            }
-        }
-        deleted.retain(|d| !updated.iter().any(|u| &u.path == d));
-        // Nobody listening is fine.
-        let _ = self.changes.send(Notification {
-            timestamp: 2,
-            updates: updated,
-            deletes: deleted,
-            ..Default::default()
-        });
-        Ok(Response::new(srv::SetResponse::from(&rpc::SetResponse {
-            timestamp: 3,
-            results,
-        })))
-    }
-
-    type SubscribeStream = ResponseStream;
-
-    async fn subscribe(
-        &self,
-        req: Request<Streaming<srv::SubscribeRequest>>,
-    ) -> Result<Response<Self::SubscribeStream>, Status> {
-        check_auth(&req)?;
-        let mut requests = req.into_inner();
-        let first = requests
-            .message()
-            .await?
-            .ok_or_else(|| Status::invalid_argument("no SubscriptionList"))?;
-        let Some(srv::subscribe_request::Request::Subscribe(list)) = first.request else {
-            return Err(Status::invalid_argument(
-                "first message must be a SubscriptionList",
-            ));
-        };
-        let sub = rpc::SubscribeRequest::try_from(&list)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let prefix = sub.prefix.clone().unwrap_or_default();
-        let pats: Vec<Path> = sub
-            .subscriptions
-            .iter()
-            .map(|s| prefix.join(&s.path))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let (tx, rx) = mpsc::channel(16);
-        // Subscribe to changes before the snapshot so none falls between.
-        let mut changes = self.changes.subscribe();
-        let tree = self.tree.clone();
-        let send_snapshot = move |pats: &[Path]| -> Vec<srv::SubscribeResponse> {
-            let ups = tree.lock().map(|t| snapshot(&t, pats)).unwrap_or_default();
-            let mut out = Vec::new();
-            if !sub.updates_only && !ups.is_empty() {
-                out.push(update_response(notification(ups, vec![])));
-            }
-            out.push(sync_response());
-            out
-        };
-        // Test hook: a subscription to /inject-malformed first gets a
-        // notification that uses the deprecated `element` path form and one
-        // whose value is unset, then the normal data.
-        let inject = pats.iter().any(|p| {
-            p.elems
-                .first()
-                .is_some_and(|e| e.name == "inject-malformed")
-        });
-        tokio::spawn(async move {
-            if inject {
-                #[allow(deprecated)]
-                let old_form = srv::Notification {
-                    update: vec![srv::Update {
-                        path: Some(srv::Path {
-                            element: vec!["system".into()],
-                            ..Default::default()
-                        }),
-                        val: Some(srv::TypedValue {
-                            value: Some(srv::typed_value::Value::StringVal("x".into())),
-                        }),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                };
-                let no_value = srv::Notification {
-                    update: vec![srv::Update {
-                        path: Some(srv::Path::from(&p("/system/config/hostname"))),
-                        val: Some(srv::TypedValue { value: None }),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                };
-                for n in [old_form, no_value] {
-                    if tx.send(Ok(update_response(n))).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            for r in send_snapshot(&pats) {
-                if tx.send(Ok(r)).await.is_err() {
-                    return;
-                }
-            }
-            match sub.mode {
-                ListMode::Once => {}
-                ListMode::Poll => {
-                    while let Ok(Some(m)) = requests.message().await {
-                        if let Some(srv::subscribe_request::Request::Poll(_)) = m.request {
-                            for r in send_snapshot(&pats) {
-                                if tx.send(Ok(r)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                }
-                ListMode::Stream => {
-                    while let Ok(n) = changes.recv().await {
-                        let ups: Vec<Update> = n
-                            .updates
-                            .into_iter()
-                            .filter(|u| pats.iter().any(|p| covers(p, &u.path)))
-                            .collect();
-                        let dels: Vec<Path> = n
-                            .deletes
-                            .into_iter()
-                            .filter(|d| pats.iter().any(|p| covers(p, d)))
-                            .collect();
-                        if ups.is_empty() && dels.is_empty() {
-                            continue;
-                        }
-                        if tx
-                            .send(Ok(update_response(notification(ups, dels))))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
-    }
-}
-
-fn seed() -> Tree {
-    let mut t = Tree::new();
-    for (name, desc, mtu) in [
-        ("Ethernet1", "to spine1", 9214u64),
-        ("Ethernet2", "to spine2", 9214),
-    ] {
-        t.insert(
-            p(&format!("/interfaces/interface[name={name}]/name")),
-            Value::from(name),
-        );
-        t.insert(
-            p(&format!("/interfaces/interface[name={name}]/config/name")),
-            Value::from(name),
-        );
-        t.insert(
-            p(&format!(
-                "/interfaces/interface[name={name}]/config/description"
-            )),
-            Value::from(desc),
-        );
-        t.insert(
-            p(&format!("/interfaces/interface[name={name}]/config/mtu")),
-            Value::Uint(mtu),
-        );
-    }
-    t.insert(p("/system/config/hostname"), Value::from("leaf1"));
-    t
-}
-
-async fn start(tls: Option<ServerTlsConfig>) -> (SocketAddr, Target) {
-    let target = Target {
-        tree: Arc::new(Mutex::new(seed())),
-        changes: broadcast::channel(64).0,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    let mut builder = Server::builder();
-    if let Some(tls) = tls {
-        builder = builder
-            .tls_config(tls)
-            .unwrap_or_else(|e| panic!("tls: {e}"));
-    }
-    let router = builder.add_service(GNmiServer::new(target.clone()));
-    tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
-    (addr, target)
-}
+use fabric_gnmi::rpc::{self, GetRequest, SetOperation, SetRequest, SubscribeRequest};
+use fabric_gnmi::{Encoding, KeyTable, Path, Value, flatten_json_ietf};
+use support::{PASS, USER, p, start};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 async fn client(addr: SocketAddr) -> Client {
     let cfg = ClientConfig::new(addr.to_string()).credentials(USER, PASS);
@@ -748,6 +350,19 @@ async fn tls_with_generated_ca_and_client_certificate() {
         Some("0.10.0")
     );
 
+    // Devices are often addressed by management IP: the IP SAN verifies.
+    let by_ip = ClientConfig::new(addr.to_string())
+        .credentials(USER, PASS)
+        .tls(TlsMode::Tls {
+            ca_pem: pki.ca_pem.clone().into_bytes(),
+            client: Some(identity.clone()),
+            server_name: None,
+        });
+    let c = Client::connect(by_ip)
+        .await
+        .unwrap_or_else(|e| panic!("connect by IP: {e}"));
+    assert!(c.capabilities().await.is_ok());
+
     // The wrong server name fails verification.
     let wrong_name = ClientConfig::new(addr.to_string())
         .credentials(USER, PASS)
@@ -832,4 +447,34 @@ async fn oversized_response_is_a_typed_error() {
         "{err:?}"
     );
     assert_eq!(err.and_then(|e| e.code()), Some(tonic::Code::OutOfRange));
+}
+
+#[tokio::test]
+async fn call_timeout_and_connect_errors_are_typed() {
+    let (addr, _target) = start(None).await;
+    let mut cfg = ClientConfig::new(addr.to_string()).credentials(USER, PASS);
+    cfg.call_timeout = Duration::from_millis(200);
+    let c = Client::connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let started = std::time::Instant::now();
+    let err = c.get(&GetRequest::paths([p("/slow")])).await.err();
+    assert!(
+        matches!(err, Some(ClientError::Timeout { call: "Get", .. })),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(err.is_some_and(|e| e.is_transient()));
+
+    // Nothing listens on the port of a dropped listener: a Connect error.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        l.local_addr().unwrap_or_else(|e| panic!("addr: {e}"))
+    };
+    let mut cfg = ClientConfig::new(closed.to_string());
+    cfg.connect_timeout = Duration::from_secs(2);
+    match Client::connect(cfg).await {
+        Err(ClientError::Connect { address, .. }) => assert_eq!(address, closed.to_string()),
+        other => panic!("expected a Connect error, got {other:?}"),
+    }
 }

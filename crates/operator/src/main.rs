@@ -1,10 +1,20 @@
 //! `fabric-operator`: keeps network fabrics in line with their intent.
 
-mod lab;
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
-use std::{io::Write, path::PathBuf};
-
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fabric_api::kube;
+use fabric_operator::{http, k8s, lab, metrics};
+use tracing::info;
 
 #[derive(Parser)]
 #[command(
@@ -12,12 +22,31 @@ use clap::{Parser, Subcommand};
     about = "Keeps EVPN-VXLAN fabrics in line with their intent over gNMI"
 )]
 struct Cli {
+    /// Log as JSON lines (for log collectors) instead of text.
+    #[arg(long, global = true, env = "FABRIC_LOG_JSON")]
+    log_json: bool,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the operator against the cluster of the current kubeconfig (or in-cluster).
+    Run {
+        /// Address of /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "0.0.0.0:8080", env = "FABRIC_HTTP_ADDR")]
+        http_addr: SocketAddr,
+        /// Hold a coordination.k8s.io Lease so that only one replica is active.
+        #[arg(long, env = "FABRIC_LEADER_ELECT")]
+        leader_elect: bool,
+        /// Namespace of the Lease (defaults to the pod's, from POD_NAMESPACE).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "fabric-operator")]
+        lease_namespace: String,
+        /// This replica's identity in the Lease (defaults to the pod name).
+        #[arg(long, env = "POD_NAME")]
+        identity: Option<String>,
+    },
     /// The lab fabric (2 spines, 8 leaves), no cluster needed.
     Lab {
         /// A directory of manifests to use instead of the built-in lab (examples/fabric/manifests).
@@ -28,10 +57,112 @@ enum Command {
     Crds,
 }
 
+fn init_logging(json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(
+    http_addr: SocketAddr,
+    leader_elect: bool,
+    lease_namespace: String,
+    identity: Option<String>,
+) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes configuration (in-cluster or kubeconfig)")?;
+    let options = fabric_engine::EngineOptions::default();
+    let ready = Arc::new(AtomicBool::new(false));
+    // The engine's counters are created with it; the metrics read them at scrape time.
+    let stats = Arc::new(fabric_engine::Stats::default());
+    let metrics = Arc::new(metrics::Metrics::new(stats.clone()));
+    let state = http::HttpState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = http::serve(http_addr, state).await {
+            tracing::error!(error = %e, %http_addr, "HTTP server stopped");
+        }
+    });
+
+    let lost_leadership = if leader_elect {
+        let identity =
+            identity.unwrap_or_else(|| format!("fabric-operator-{}", std::process::id()));
+        let elector = Arc::new(k8s::leader::Elector::new(
+            client.clone(),
+            &lease_namespace,
+            identity,
+        ));
+        elector.acquire().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            elector.hold().await;
+            let _ = tx.send(());
+        });
+        Some(rx)
+    } else {
+        None
+    };
+
+    k8s::controller::check_crds(&client).await?;
+    ready.store(true, Ordering::Relaxed);
+    let port = k8s::port::KubePort::start(client.clone(), metrics);
+    let shutdown = async move {
+        match lost_leadership {
+            Some(lost) => tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = lost => tracing::warn!("leadership lost; stopping"),
+            },
+            None => shutdown_signal().await,
+        }
+    };
+    info!("fabric-operator running");
+    k8s::controller::run(client, port, options, stats, shutdown).await?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
-    match Cli::parse().command {
+    match cli.command {
         Command::Crds => stdout.write_all(fabric_api::crds::yaml().as_bytes())?,
+        Command::Run {
+            http_addr,
+            leader_elect,
+            lease_namespace,
+            identity,
+        } => {
+            init_logging(cli.log_json);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(run(http_addr, leader_elect, lease_namespace, identity))?;
+        }
         Command::Lab { manifests } => {
             let lab = match &manifests {
                 Some(dir) => lab::Lab::from_dir(dir)?,

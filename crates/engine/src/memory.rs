@@ -1,0 +1,197 @@
+//! The in-memory port: what the lab shows and what the engine's end-to-end tests assert on.
+
+use std::{
+    collections::BTreeMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use tokio::sync::watch;
+
+use crate::{
+    model::{DeviceKey, DeviceReport},
+    port::{EventRecord, Phase, Port, PortError},
+};
+
+/// A recorded DriftEvent.
+#[derive(Debug, Clone)]
+pub struct MemoryEvent {
+    pub name: String,
+    pub record: EventRecord,
+    pub phase: Phase,
+    pub reason: Option<String>,
+    pub created: Instant,
+}
+
+impl MemoryEvent {
+    pub fn is_open(&self) -> bool {
+        matches!(self.phase, Phase::Pending | Phase::Alerted)
+    }
+}
+
+/// Everything the engine has told the port.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryState {
+    pub reports: BTreeMap<DeviceKey, DeviceReport>,
+    /// In creation order.
+    pub events: Vec<MemoryEvent>,
+    /// How many times each device's report was written.
+    pub report_writes: BTreeMap<DeviceKey, u64>,
+    next_event: u64,
+}
+
+impl MemoryState {
+    pub fn events_of<'a>(
+        &'a self,
+        device: &'a DeviceKey,
+    ) -> impl Iterator<Item = &'a MemoryEvent> + 'a {
+        self.events
+            .iter()
+            .filter(move |e| &e.record.device == device)
+    }
+}
+
+/// An in-memory [`Port`], observable: [`MemoryPort::wait_for`] waits for a condition.
+#[derive(Debug)]
+pub struct MemoryPort {
+    state: Mutex<MemoryState>,
+    version: watch::Sender<u64>,
+}
+
+impl Default for MemoryPort {
+    fn default() -> Self {
+        MemoryPort {
+            state: Mutex::new(MemoryState::default()),
+            version: watch::Sender::new(0),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {0:?} waiting for {1}")]
+pub struct WaitTimeout(pub Duration, pub String);
+
+impl MemoryPort {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn snapshot(&self) -> MemoryState {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding the lock cannot leave the maps half-written: each change is one insert.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Waits until `condition` holds for the state, or `timeout` passes.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        condition: impl Fn(&MemoryState) -> bool,
+    ) -> Result<MemoryState, WaitTimeout> {
+        let mut changes = self.version.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            {
+                let state = self.lock();
+                if condition(&state) {
+                    return Ok(state.clone());
+                }
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(WaitTimeout(timeout, what.to_owned())),
+            }
+        }
+    }
+}
+
+impl Port for MemoryPort {
+    async fn report(&self, device: &DeviceKey, report: &DeviceReport) {
+        {
+            let mut state = self.lock();
+            state.reports.insert(device.clone(), report.clone());
+            *state.report_writes.entry(device.clone()).or_default() += 1;
+        }
+        self.changed();
+    }
+
+    async fn open_events(&self, device: &DeviceKey) -> Result<Vec<(String, String)>, PortError> {
+        Ok(self
+            .lock()
+            .events_of(device)
+            .filter(|e| e.is_open())
+            .map(|e| (e.name.clone(), e.record.fingerprint.clone()))
+            .collect())
+    }
+
+    async fn open_event(&self, record: &EventRecord) -> Result<String, PortError> {
+        let name = {
+            let mut state = self.lock();
+            if let Some(open) = state
+                .events_of(&record.device)
+                .find(|e| e.is_open() && e.record.fingerprint == record.fingerprint)
+            {
+                return Ok(open.name.clone());
+            }
+            state.next_event += 1;
+            let name = format!(
+                "{}-{}-{}",
+                record.device.name,
+                &record.fingerprint[..8.min(record.fingerprint.len())],
+                state.next_event
+            );
+            state.events.push(MemoryEvent {
+                name: name.clone(),
+                record: record.clone(),
+                phase: record.phase,
+                reason: None,
+                created: Instant::now(),
+            });
+            // History retention: keep the newest `keep` closed events of the device.
+            let closed: Vec<String> = state
+                .events_of(&record.device)
+                .filter(|e| !e.is_open())
+                .map(|e| e.name.clone())
+                .collect();
+            let excess = closed.len().saturating_sub(record.keep as usize);
+            let drop: Vec<&String> = closed.iter().take(excess).collect();
+            state.events.retain(|e| !drop.contains(&&e.name));
+            name
+        };
+        self.changed();
+        Ok(name)
+    }
+
+    async fn close_event(
+        &self,
+        device: &DeviceKey,
+        event: &str,
+        phase: Phase,
+        reason: &str,
+    ) -> Result<(), PortError> {
+        {
+            let mut state = self.lock();
+            let Some(e) = state
+                .events
+                .iter_mut()
+                .find(|e| &e.record.device == device && e.name == event)
+            else {
+                return Err(PortError(format!("no drift event {event} for {device}")));
+            };
+            e.phase = phase;
+            e.reason = Some(reason.to_owned());
+        }
+        self.changed();
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! What goes into the engine (devices and their policies) and what comes out (reports, episodes).
+
+use std::{fmt, time::Duration};
+
+use fabric_drift::{
+    intent::{DeviceIntent, Ownership, Platform, RawConfig},
+    policy::PolicyRules,
+};
+use fabric_gnmi::client::{Credentials, TlsMode};
+
+/// Identifies a device: namespace and name (the lab uses one namespace).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl DeviceKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        DeviceKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Where and how to reach a device, with its secrets already resolved by the adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub address: String,
+    pub credentials: Option<Credentials>,
+    pub tls: TlsMode,
+}
+
+/// The policy in force for a device, resolved by the adapter (selectors are Kubernetes' business).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EffectivePolicy {
+    /// None when no DriftPolicy selects the device: it is then treated as `alert`.
+    pub name: Option<String>,
+    pub rules: PolicyRules,
+}
+
+/// Everything the engine needs to watch one device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceConfig {
+    pub key: DeviceKey,
+    /// The object's generation, echoed back as observedGeneration.
+    pub generation: Option<i64>,
+    pub target: Target,
+    pub platform: Platform,
+    pub intent: DeviceIntent,
+    pub raw: Vec<RawConfig>,
+    pub ownership: Ownership,
+    pub policy: EffectivePolicy,
+}
+
+/// Why a device cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnreachableReason {
+    ConnectionRefused,
+    Unauthenticated,
+    TlsError,
+    Timeout,
+    StreamClosed,
+    /// The spec cannot be turned into a session (bad intent, bad address).
+    InvalidSpec,
+}
+
+impl UnreachableReason {
+    /// The CamelCase reason written into the Reachable condition.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnreachableReason::ConnectionRefused => "ConnectionRefused",
+            UnreachableReason::Unauthenticated => "Unauthenticated",
+            UnreachableReason::TlsError => "TlsError",
+            UnreachableReason::Timeout => "Timeout",
+            UnreachableReason::StreamClosed => "StreamClosed",
+            UnreachableReason::InvalidSpec => "InvalidSpec",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// No attempt finished yet.
+    Unknown,
+    Reachable,
+    Unreachable {
+        reason: UnreachableReason,
+        message: String,
+    },
+}
+
+/// How one subscribed root is streamed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootMode {
+    pub root: String,
+    pub on_change: bool,
+    /// Why SAMPLE is used, when it is.
+    pub reason: Option<String>,
+}
+
+/// The drift part of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncState {
+    /// Not synced since the last (re)connect.
+    Unknown,
+    InSync,
+    /// Drift that has lasted the dampening time.
+    Drifted {
+        count: usize,
+        /// The first drifted paths, sorted.
+        paths: Vec<String>,
+        fingerprint: String,
+    },
+}
+
+/// The state of one device as the engine sees it; sent to the port when it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceReport {
+    pub generation: Option<i64>,
+    pub reachability: Reachability,
+    pub sync: SyncState,
+    pub policy_name: Option<String>,
+    pub mode: fabric_drift::policy::Mode,
+    pub roots: Vec<RootMode>,
+    /// Name of the open DriftEvent, if any.
+    pub active_event: Option<String>,
+    pub last_sync: Option<jiff::Timestamp>,
+    pub last_drift: Option<jiff::Timestamp>,
+}
+
+/// What an engine run can be tuned with; defaults suit production, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub connect_timeout: Duration,
+    pub call_timeout: Duration,
+    /// First reconnect delay and cap (exponential, full jitter).
+    pub reconnect_initial: Duration,
+    pub reconnect_max: Duration,
+    /// Interval of SAMPLE subscriptions where ON_CHANGE is refused.
+    pub sample_interval: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            reconnect_initial: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(60),
+            sample_interval: Duration::from_secs(10),
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! One device's session: a task that holds the gNMI connection, keeps the observed tree and the
+//! drift set current, turns drift into episodes, and tells the port when anything changes.
+//!
+//! Life of a session: compile the intent; connect; subscribe ON_CHANGE to each owned root (SAMPLE
+//! where the target refuses ON_CHANGE); take the initial sync into a fresh observed tree and diff
+//! it in full; then evaluate each notification incrementally. Any loss of the connection reports
+//! the device unreachable with a reason and reconnects with backoff and jitter; every reconnect
+//! resyncs from scratch, so a change made while the device was unreachable is caught.
+
+use std::{
+    collections::HashSet,
+    pin::Pin,
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
+
+use fabric_drift::{DriftTracker, desired::Desired, policy::Mode};
+use fabric_gnmi::{
+    Path,
+    backoff::{Backoff, BackoffConfig, SplitMix64},
+    client::{Client, ClientConfig, ClientError, SubscribeEvent},
+    rpc::{SubscribeRequest, Subscription as SubscriptionSpec},
+};
+use futures::{Stream, StreamExt, stream::SelectAll};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::{
+    Stats,
+    episode::{Action, Episodes},
+    model::{
+        DeviceConfig, DeviceReport, EngineOptions, Reachability, RootMode, SyncState,
+        UnreachableReason,
+    },
+    port::{EventRecord, Phase, Port},
+};
+
+/// The most drifted paths a report carries (the status lists 20).
+const REPORTED_PATHS: usize = 20;
+
+pub(crate) enum Command {
+    Update(Box<DeviceConfig>),
+    Stop,
+}
+
+/// How a connected period ended.
+enum Outcome {
+    Stop,
+    /// The subscribed roots changed: reconnect at once.
+    Resubscribe,
+    Lost {
+        reason: UnreachableReason,
+        message: String,
+    },
+}
+
+type Events =
+    SelectAll<Pin<Box<dyn Stream<Item = (usize, Result<SubscribeEvent, ClientError>)> + Send>>>;
+
+pub(crate) struct Session<P: Port> {
+    config: DeviceConfig,
+    port: Arc<P>,
+    options: EngineOptions,
+    stats: Arc<Stats>,
+    /// The compiled intent and the observed state; None while the spec is invalid.
+    tracker: Option<DriftTracker>,
+    roots: Vec<Path>,
+    spec_error: Option<String>,
+    episodes: Episodes,
+    reachability: Reachability,
+    synced: bool,
+    root_modes: Vec<RootMode>,
+    last_sync: Option<jiff::Timestamp>,
+    last_drift: Option<jiff::Timestamp>,
+    /// The last report handed to the port; nothing is sent while it stays the same.
+    last_report: Option<DeviceReport>,
+    adopted: bool,
+    /// List keys for flattening JSON values, shared with fabric-sim.
+    keys: fabric_gnmi::KeyTable,
+}
+
+impl<P: Port> Session<P> {
+    pub(crate) fn new(
+        config: DeviceConfig,
+        port: Arc<P>,
+        options: EngineOptions,
+        stats: Arc<Stats>,
+    ) -> Self {
+        let episodes = Episodes::new(config.policy.rules.dampening.as_std());
+        let mut session = Session {
+            config,
+            port,
+            options,
+            stats,
+            tracker: None,
+            roots: Vec::new(),
+            spec_error: None,
+            episodes,
+            reachability: Reachability::Unknown,
+            synced: false,
+            root_modes: Vec::new(),
+            last_sync: None,
+            last_drift: None,
+            last_report: None,
+            adopted: false,
+            keys: fabric_drift::key_table(),
+        };
+        session.install();
+        session
+    }
+
+    /// Builds the desired state from the spec; on error the session waits for a new spec.
+    fn compile(&mut self) -> Option<Desired> {
+        let c = &self.config;
+        let rules = &c.policy.rules;
+        self.episodes.set_dampening(rules.dampening.as_std());
+        match Desired::compile(
+            c.platform,
+            &c.intent,
+            &c.raw,
+            c.ownership,
+            &rules.scope,
+            &rules.exclusions,
+        ) {
+            Ok(desired) => {
+                self.spec_error = None;
+                Some(desired)
+            }
+            Err(e) => {
+                warn!(device = %c.key, error = %e, "intent does not compile; waiting for a new spec");
+                self.spec_error = Some(e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Compiles the spec into a fresh tracker (its observed tree is filled by the next sync).
+    fn install(&mut self) {
+        let desired = self.compile();
+        self.roots = desired
+            .as_ref()
+            .map(Desired::subscription_roots)
+            .unwrap_or_default();
+        self.tracker = desired.map(DriftTracker::new);
+    }
+
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let seed = self
+            .config
+            .key
+            .to_string()
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+            ^ jiff::Timestamp::now().as_nanosecond() as u64;
+        let backoff_config = BackoffConfig {
+            base: self.options.reconnect_initial,
+            cap: self.options.reconnect_max,
+            stable_after: self.options.reconnect_max,
+        };
+        let mut backoff = match Backoff::new(backoff_config, SplitMix64(seed)) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(device = %self.config.key, error = %e, "bad reconnect settings; using defaults");
+                let defaults = EngineOptions::default();
+                Backoff::new(
+                    BackoffConfig {
+                        base: defaults.reconnect_initial,
+                        cap: defaults.reconnect_max,
+                        stable_after: defaults.reconnect_max,
+                    },
+                    SplitMix64(seed),
+                )
+                .expect("the default backoff is valid")
+            }
+        };
+        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if self.tracker.is_none() {
+                self.reachability = Reachability::Unreachable {
+                    reason: UnreachableReason::InvalidSpec,
+                    message: self.spec_error.clone().unwrap_or_default(),
+                };
+                self.send_report().await;
+                match commands.recv().await {
+                    Some(Command::Update(config)) => {
+                        self.config = *config;
+                        self.install();
+                        continue;
+                    }
+                    Some(Command::Stop) | None => break,
+                }
+            }
+            let outcome = self.connected(&mut commands, &mut backoff).await;
+            match outcome {
+                Outcome::Stop => break,
+                Outcome::Resubscribe => continue,
+                Outcome::Lost { reason, message } => {
+                    info!(device = %self.config.key, reason = reason.as_str(), %message, "device unreachable");
+                    self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    self.synced = false;
+                    self.reachability = Reachability::Unreachable { reason, message };
+                    self.send_report().await;
+                    let delay = backoff.disconnected(Instant::now());
+                    let wake = tokio::time::sleep(delay);
+                    tokio::pin!(wake);
+                    loop {
+                        tokio::select! {
+                            _ = &mut wake => break,
+                            command = commands.recv() => match command {
+                                Some(Command::Update(config)) => self.update(*config).await,
+                                Some(Command::Stop) | None => {
+                                    self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+                                    return;
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        }
+        self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A new spec while not connected: just recompile; the next connection uses it.
+    async fn update(&mut self, config: DeviceConfig) {
+        self.config = config;
+        self.install();
+        self.send_report().await;
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let t = &self.config.target;
+        let mut config = ClientConfig::new(t.address.clone()).tls(t.tls.clone());
+        config.credentials = t.credentials.clone();
+        config.connect_timeout = self.options.connect_timeout;
+        config.call_timeout = self.options.call_timeout;
+        config
+    }
+
+    /// One connected period: connect, subscribe, sync, stream until something ends it.
+    async fn connected(
+        &mut self,
+        commands: &mut mpsc::Receiver<Command>,
+        backoff: &mut Backoff<SplitMix64>,
+    ) -> Outcome {
+        let key = self.config.key.clone();
+        let client = match Client::connect(self.client_config()).await {
+            Ok(c) => c,
+            Err(e) => return lost(&e),
+        };
+        if !self.adopted {
+            match self.port.open_events(&key).await {
+                Ok(open) => {
+                    self.episodes.adopt(open);
+                    self.adopted = true;
+                }
+                // Without knowing the open events we could duplicate one: try again later.
+                Err(e) => {
+                    return Outcome::Lost {
+                        reason: UnreachableReason::StreamClosed,
+                        message: format!("reading open drift events: {e}"),
+                    };
+                }
+            }
+        }
+        let (mut events, modes) = match self.subscribe(&client).await {
+            Ok(s) => s,
+            Err(e) => return lost(&e),
+        };
+        backoff.connected(Instant::now());
+        self.root_modes = modes;
+
+        // Initial sync: a fresh observed tree, filled until every root has sent sync_response.
+        self.tracker
+            .as_mut()
+            .expect("connected only with a compiled intent")
+            .reset_observed();
+        let mut pending: HashSet<usize> = (0..self.roots.len()).collect();
+        while !pending.is_empty() {
+            tokio::select! {
+                event = events.next() => match event {
+                    Some((_, Ok(SubscribeEvent::Notification(n)))) => {
+                        self.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        if let Some(leaves) = self.leaves(&n)
+                            && let Some(tracker) = self.tracker.as_mut()
+                        {
+                            tracker.apply(&leaves, &n.deletes);
+                        }
+                    }
+                    Some((root, Ok(SubscribeEvent::SyncResponse))) => { pending.remove(&root); }
+                    Some((_, Ok(other))) => if let Some(outcome) = self.stream_event(other) { return outcome; },
+                    Some((_, Err(e))) => return lost(&e),
+                    None => return closed("all subscriptions ended during the initial sync"),
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Stop) | None => return Outcome::Stop,
+                },
+            }
+        }
+        let Some(tracker) = self.tracker.as_mut() else {
+            return Outcome::Resubscribe;
+        };
+        tracker.full_diff();
+        self.synced = true;
+        self.reachability = Reachability::Reachable;
+        self.last_sync = Some(jiff::Timestamp::now());
+        debug!(device = %key, drift = tracker.drift().len(), "initial sync done");
+        self.drift_changed().await;
+
+        loop {
+            let deadline = self.episodes.deadline();
+            tokio::select! {
+                event = events.next() => match event {
+                    Some((_, Ok(SubscribeEvent::Notification(n)))) => {
+                        self.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        let Some(leaves) = self.leaves(&n) else { continue };
+                        let Some(tracker) = self.tracker.as_mut() else { return Outcome::Resubscribe };
+                        let delta = tracker.apply(&leaves, &n.deletes);
+                        if !delta.is_empty() {
+                            self.drift_changed().await;
+                        }
+                    }
+                    Some((_, Ok(SubscribeEvent::SyncResponse))) => {}
+                    Some((_, Ok(other))) => if let Some(outcome) = self.stream_event(other) { return outcome; },
+                    Some((_, Err(e))) => return lost(&e),
+                    None => return closed("the target ended every subscription"),
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Stop) | None => return Outcome::Stop,
+                },
+                _ = sleep_until(deadline) => {
+                    let actions = self.episodes.tick(Instant::now());
+                    self.carry_out(actions).await;
+                    self.send_report().await;
+                }
+            }
+        }
+    }
+
+    /// The notification's updates as leaves (JSON blobs flattened); None, counted and logged, when
+    /// a blob does not decode: one bad message costs itself, not the session.
+    fn leaves(&self, n: &fabric_gnmi::Notification) -> Option<Vec<fabric_gnmi::Leaf>> {
+        match n.leaves(&self.keys) {
+            Ok(leaves) => Some(leaves),
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                warn!(device = %self.config.key, error = %e, "notification with an undecodable value skipped");
+                None
+            }
+        }
+    }
+
+    /// Malformed messages and in-band errors cost a log line and a count, never the session.
+    fn stream_event(&self, event: SubscribeEvent) -> Option<Outcome> {
+        match event {
+            SubscribeEvent::Malformed(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                warn!(device = %self.config.key, error = %e, "malformed notification skipped");
+                None
+            }
+            SubscribeEvent::TargetError { code, message } => {
+                warn!(device = %self.config.key, code, %message, "target reported an error in the stream");
+                None
+            }
+            SubscribeEvent::End => Some(closed("the target ended the subscription")),
+            SubscribeEvent::Notification(_) | SubscribeEvent::SyncResponse => None,
+        }
+    }
+
+    /// Subscribes to each root: ON_CHANGE, or SAMPLE where the target refuses ON_CHANGE.
+    async fn subscribe(&self, client: &Client) -> Result<(Events, Vec<RootMode>), ClientError> {
+        let mut events: Events = SelectAll::new();
+        let mut modes = Vec::new();
+        for (index, root) in self.roots.iter().enumerate() {
+            let on_change =
+                SubscribeRequest::stream(vec![SubscriptionSpec::on_change(root.clone())]);
+            let mut subscription = client.subscribe(&on_change).await?;
+            // A refusal arrives as the stream's first answer; anything else is kept for the sync.
+            let first = subscription.next_event().await;
+            let (subscription, first, mode) = match first {
+                Some(Err(e)) if is_refusal(&e) => {
+                    let sample = SubscribeRequest::stream(vec![SubscriptionSpec::sample(
+                        root.clone(),
+                        self.options.sample_interval,
+                    )]);
+                    let reason = format!("ON_CHANGE refused: {e}");
+                    info!(device = %self.config.key, root = %root, "falling back to SAMPLE");
+                    (
+                        client.subscribe(&sample).await?,
+                        None,
+                        RootMode {
+                            root: root.to_string(),
+                            on_change: false,
+                            reason: Some(reason),
+                        },
+                    )
+                }
+                Some(Err(e)) => return Err(e),
+                first => (
+                    subscription,
+                    first,
+                    RootMode {
+                        root: root.to_string(),
+                        on_change: true,
+                        reason: None,
+                    },
+                ),
+            };
+            modes.push(mode);
+            let rest = futures::stream::unfold(subscription, |mut s| async move {
+                s.next_event().await.map(|e| (e, s))
+            });
+            let stream = futures::stream::iter(first)
+                .chain(rest)
+                .map(move |e| (index, e));
+            events.push(Box::pin(stream));
+        }
+        Ok((events, modes))
+    }
+
+    /// A new spec while connected. Returns an outcome when the connection must be redone: the
+    /// target or its credentials changed (a rotated Secret), or the subscribed roots did.
+    async fn update_connected(&mut self, config: DeviceConfig) -> Option<Outcome> {
+        let reconnect = config.target != self.config.target;
+        self.config = config;
+        let desired = self.compile();
+        match (desired, self.tracker.as_mut()) {
+            (Some(desired), Some(tracker))
+                if !reconnect && desired.subscription_roots() == self.roots =>
+            {
+                // Same roots: keep the observed tree and diff it against the new intent at once.
+                tracker.set_desired(desired);
+                self.drift_changed().await;
+                None
+            }
+            (desired, _) => {
+                self.roots = desired
+                    .as_ref()
+                    .map(Desired::subscription_roots)
+                    .unwrap_or_default();
+                self.tracker = desired.map(DriftTracker::new);
+                Some(Outcome::Resubscribe)
+            }
+        }
+    }
+
+    /// The drift set changed: settle episodes, then report.
+    async fn drift_changed(&mut self) {
+        let fingerprint = self
+            .tracker
+            .as_ref()
+            .and_then(|t| t.fingerprint())
+            .map(|f| f.to_string());
+        if fingerprint.is_some() && self.episodes.active_event().is_none() {
+            self.last_drift = Some(jiff::Timestamp::now());
+        }
+        let actions = self
+            .episodes
+            .observe(Instant::now(), fingerprint.as_deref());
+        self.carry_out(actions).await;
+        self.send_report().await;
+    }
+
+    async fn carry_out(&mut self, actions: Vec<Action>) {
+        let key = self.config.key.clone();
+        for action in actions {
+            match action {
+                Action::Open { fingerprint } => {
+                    let Some(tracker) = &self.tracker else {
+                        continue;
+                    };
+                    let rules = &self.config.policy.rules;
+                    let record = EventRecord {
+                        device: key.clone(),
+                        policy: self.config.policy.name.clone(),
+                        mode: rules.mode,
+                        fingerprint: fingerprint.clone(),
+                        detected_at: jiff::Timestamp::now(),
+                        drift: tracker.drift().to_vec(),
+                        plan: tracker.plan(rules.remediation.strategy),
+                        strategy: rules.remediation.strategy,
+                        phase: if rules.mode == Mode::Alert {
+                            Phase::Alerted
+                        } else {
+                            Phase::Pending
+                        },
+                        keep: rules.history.keep,
+                    };
+                    self.last_drift = Some(record.detected_at);
+                    match self.port.open_event(&record).await {
+                        Ok(name) => {
+                            info!(device = %key, event = %name, paths = record.drift.len(), "drift event opened");
+                            self.stats.events_opened.fetch_add(1, Ordering::Relaxed);
+                            self.episodes.opened(&fingerprint, name);
+                        }
+                        Err(e) => {
+                            warn!(device = %key, error = %e, "could not record the drift event; retrying");
+                            self.episodes.open_failed(&fingerprint, Instant::now());
+                        }
+                    }
+                }
+                Action::Supersede { event } => {
+                    self.close(&event, Phase::Superseded, "DriftChanged").await
+                }
+                Action::Resolve { event } => {
+                    self.close(&event, Phase::Resolved, "DriftCleared").await
+                }
+            }
+        }
+    }
+
+    async fn close(&self, event: &str, phase: Phase, reason: &str) {
+        if let Err(e) = self
+            .port
+            .close_event(&self.config.key, event, phase, reason)
+            .await
+        {
+            // The event stays open; the next session start adopts and settles it again.
+            warn!(device = %self.config.key, event, error = %e, "could not close the drift event");
+        }
+    }
+
+    fn report(&self) -> DeviceReport {
+        let sync = match (&self.tracker, self.synced) {
+            (Some(tracker), true) if self.episodes.is_reported() => SyncState::Drifted {
+                count: tracker.drift().len(),
+                paths: tracker
+                    .drift()
+                    .iter()
+                    .take(REPORTED_PATHS)
+                    .map(|d| d.path.to_string())
+                    .collect(),
+                fingerprint: tracker
+                    .fingerprint()
+                    .map(|f| f.to_string())
+                    .unwrap_or_default(),
+            },
+            (Some(_), true) => SyncState::InSync,
+            _ => SyncState::Unknown,
+        };
+        DeviceReport {
+            generation: self.config.generation,
+            reachability: self.reachability.clone(),
+            sync,
+            policy_name: self.config.policy.name.clone(),
+            mode: self.config.policy.rules.mode,
+            roots: self.root_modes.clone(),
+            active_event: self.episodes.active_event().map(str::to_owned),
+            last_sync: self.last_sync,
+            last_drift: self.last_drift,
+        }
+    }
+
+    async fn send_report(&mut self) {
+        let report = self.report();
+        // last_sync moves on every reconnect; it alone is not worth a write.
+        let unchanged = self.last_report.as_ref().is_some_and(|last| {
+            DeviceReport {
+                last_sync: report.last_sync,
+                ..last.clone()
+            } == report
+        });
+        if unchanged {
+            return;
+        }
+        self.port.report(&self.config.key, &report).await;
+        self.last_report = Some(report);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn closed(message: &str) -> Outcome {
+    Outcome::Lost {
+        reason: UnreachableReason::StreamClosed,
+        message: message.to_owned(),
+    }
+}
+
+/// Whether the target refused ON_CHANGE for a path (rather than failing altogether).
+fn is_refusal(e: &ClientError) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            tonic::Code::InvalidArgument
+                | tonic::Code::Unimplemented
+                | tonic::Code::FailedPrecondition
+        )
+    )
+}
+
+/// Maps a client error to the reason shown in the Reachable condition.
+fn lost(e: &ClientError) -> Outcome {
+    let message = e.to_string();
+    let lower = message.to_lowercase();
+    let reason = match e {
+        ClientError::Status {
+            code: tonic::Code::Unauthenticated | tonic::Code::PermissionDenied,
+            ..
+        } => UnreachableReason::Unauthenticated,
+        ClientError::Timeout { .. } => UnreachableReason::Timeout,
+        ClientError::Status {
+            code: tonic::Code::DeadlineExceeded,
+            ..
+        } => UnreachableReason::Timeout,
+        _ if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake") =>
+        {
+            UnreachableReason::TlsError
+        }
+        _ if lower.contains("timed out") || lower.contains("timeout") => UnreachableReason::Timeout,
+        ClientError::Connect { .. } => UnreachableReason::ConnectionRefused,
+        ClientError::Status {
+            code: tonic::Code::Unavailable,
+            ..
+        } if lower.contains("refused") => UnreachableReason::ConnectionRefused,
+        _ => UnreachableReason::StreamClosed,
+    };
+    Outcome::Lost { reason, message }
+}

@@ -1,0 +1,266 @@
+//! `fabric-operator run`: the FabricDevice controller that hands devices to the engine, and the
+//! DriftPolicy controller that reports which devices each policy is in force for.
+//!
+//! Reconcile is a pipeline: fetch (stores) → build (pure: `config::device_config`,
+//! `selection::policy_for`) → apply (engine, or a status condition when the spec cannot be
+//! watched). Invalid objects wait for a change; API failures back off.
+
+use std::{sync::Arc, time::Duration};
+
+use fabric_api::{
+    DriftPolicy, FIELD_MANAGER, FabricDevice,
+    conditions::{self, Status, reasons, types},
+    k8s_openapi::{
+        api::core::v1::Secret,
+        apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        apimachinery::pkg::apis::meta::v1::Time,
+    },
+    kube::{
+        Api, Client, ResourceExt,
+        api::{Patch, PatchParams},
+        runtime::{
+            Controller,
+            controller::Action,
+            finalizer::{Event, finalizer},
+            reflector::{ObjectRef, Store},
+            watcher,
+        },
+    },
+    selection::policy_for,
+};
+use fabric_engine::{DeviceKey, Engine};
+use futures::StreamExt;
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::port::KubePort;
+use crate::config::{ConfigError, device_config};
+
+/// Finalizer that lets the operator close a device's session before the object goes.
+pub const FINALIZER: &str = "fabric.netops.dev/session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] fabric_api::kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error(
+        "the CustomResourceDefinition {0} is not installed; install the CRDs first: \
+         `fabric-operator crds | kubectl apply -f -` (or `kubectl apply -f deploy/crds/`)"
+    )]
+    CrdMissing(String),
+}
+
+pub struct Context {
+    pub client: Client,
+    pub engine: Engine<KubePort>,
+    pub policies: Store<DriftPolicy>,
+    pub secrets: Store<Secret>,
+}
+
+/// Fails with a message saying how to install the CRDs when any is missing.
+pub async fn check_crds(client: &Client) -> Result<(), Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in fabric_api::crds::all() {
+        let name = crd.name_any();
+        if api.get_opt(&name).await?.is_none() {
+            return Err(Error::CrdMissing(name));
+        }
+    }
+    Ok(())
+}
+
+fn key_of(device: &FabricDevice) -> DeviceKey {
+    DeviceKey::new(device.namespace().unwrap_or_default(), device.name_any())
+}
+
+fn policies_in(store: &Store<DriftPolicy>, namespace: &str) -> Vec<DriftPolicy> {
+    store
+        .state()
+        .iter()
+        .filter(|p| p.namespace().as_deref() == Some(namespace))
+        .map(|p| (**p).clone())
+        .collect()
+}
+
+async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Before the first list of policies and Secrets, a device would look unselected or its
+    // Secret missing: wait rather than write a wrong status.
+    let _ = ctx.policies.wait_until_ready().await;
+    let _ = ctx.secrets.wait_until_ready().await;
+    let namespace = device.namespace().unwrap_or_default();
+    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, device, |event| async {
+        match event {
+            Event::Apply(device) => {
+                let policies = policies_in(&ctx.policies, &namespace);
+                let policy = policy_for(&device, &policies);
+                let find_secret = |name: &str| {
+                    ctx.secrets
+                        .get(&ObjectRef::new(name).within(&namespace))
+                        .map(|s| (*s).clone())
+                };
+                match device_config(&device, find_secret, policy) {
+                    Ok(config) => {
+                        ctx.engine.apply(config).await;
+                        Ok::<Action, Error>(Action::await_change())
+                    }
+                    Err(e) => {
+                        // Permanent until the Secret or the spec changes; both are watched.
+                        ctx.engine.remove(&key_of(&device)).await;
+                        not_ready(&api, &device, &e).await?;
+                        Ok(Action::await_change())
+                    }
+                }
+            }
+            Event::Cleanup(device) => {
+                let key = key_of(&device);
+                ctx.engine.remove(&key).await;
+                ctx.engine.port().forget(&key);
+                info!(device = %key, "device deleted; session closed");
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+/// Ready=False with the reason the device cannot be watched.
+async fn not_ready(
+    api: &Api<FabricDevice>,
+    device: &FabricDevice,
+    error: &ConfigError,
+) -> Result<(), Error> {
+    let mut status = device.status.clone().unwrap_or_default();
+    let changed = conditions::set(
+        &mut status.conditions,
+        types::READY,
+        Status::False,
+        reasons::SECRET_NOT_FOUND,
+        error.to_string(),
+        device.metadata.generation,
+        Time(jiff::Timestamp::now()),
+    );
+    if changed {
+        let patch = json!({"apiVersion": "fabric.netops.dev/v1alpha1", "kind": "FabricDevice", "status": status});
+        api.patch_status(
+            &device.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn on_error(device: Arc<FabricDevice>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(device = %device.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Runs the controllers until `shutdown` resolves; then closes every session.
+pub async fn run(
+    client: Client,
+    port: Arc<KubePort>,
+    options: fabric_engine::EngineOptions,
+    stats: Arc<fabric_engine::Stats>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    check_crds(&client).await?;
+    let devices: Api<FabricDevice> = Api::all(client.clone());
+    let policies_api: Api<DriftPolicy> = Api::all(client.clone());
+    let secrets_api: Api<Secret> = Api::all(client.clone());
+
+    // Stores of policies and Secrets, read by reconcile; kept by their own reflectors.
+    let (policies, policy_writer) = fabric_api::kube::runtime::reflector::store();
+    let (secrets, secret_writer) = fabric_api::kube::runtime::reflector::store();
+    for stream in [
+        fabric_api::kube::runtime::reflector(
+            policy_writer,
+            watcher(policies_api.clone(), watcher::Config::default()),
+        )
+        .map(|e| e.map(|_| ()))
+        .boxed(),
+        fabric_api::kube::runtime::reflector(
+            secret_writer,
+            watcher(secrets_api.clone(), watcher::Config::default()),
+        )
+        .map(|e| e.map(|_| ()))
+        .boxed(),
+    ] {
+        tokio::spawn(stream.for_each(|event| async move {
+            if let Err(e) = event {
+                warn!(error = %e, "watch error; the watcher retries");
+            }
+        }));
+    }
+
+    let engine = Engine::with_stats(port, options, stats);
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        engine,
+        policies: policies.clone(),
+        secrets: secrets.clone(),
+    });
+
+    let controller = Controller::new(devices, watcher::Config::default());
+    let device_store = controller.store();
+    let store_for_policies = device_store.clone();
+    let store_for_secrets = device_store.clone();
+    let controller = controller
+        // A policy change can change the policy in force for any device of its namespace.
+        .watches(
+            policies_api,
+            watcher::Config::default(),
+            move |policy: DriftPolicy| {
+                let namespace = policy.namespace();
+                store_for_policies
+                    .state()
+                    .into_iter()
+                    .filter(move |d| d.namespace() == namespace)
+                    .map(|d| ObjectRef::from_obj(&*d))
+            },
+        )
+        // A rotated Secret reconnects the devices that use it.
+        .watches(
+            secrets_api,
+            watcher::Config::default(),
+            move |secret: Secret| {
+                let (namespace, name) = (secret.namespace(), secret.name_any());
+                store_for_secrets
+                    .state()
+                    .into_iter()
+                    .filter(move |d| {
+                        d.namespace() == namespace
+                            && (d
+                                .spec
+                                .target
+                                .credentials_secret_ref
+                                .as_ref()
+                                .is_some_and(|r| r.name == name)
+                                || d.spec
+                                    .target
+                                    .tls
+                                    .ca_secret_ref
+                                    .as_ref()
+                                    .is_some_and(|r| r.name == name))
+                    })
+                    .map(|d| ObjectRef::from_obj(&*d))
+            },
+        )
+        .graceful_shutdown_on(shutdown);
+    let ctx_for_shutdown = ctx.clone();
+    controller
+        .run(reconcile_device, on_error, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "controller");
+            }
+        })
+        .await;
+    ctx_for_shutdown.engine.shutdown().await;
+    info!("all sessions closed");
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! The engine's port on a Kubernetes API server: FabricDevice status by server-side apply,
+//! DriftEvents created once per episode and moved through their phases.
+//!
+//! Write discipline: a report that changes nothing in the status writes nothing; bursts are
+//! coalesced to at most one status write per device per [`MIN_STATUS_INTERVAL`]; an episode
+//! costs one DriftEvent create, its phase, and the device's status patch.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use fabric_api::{
+    DriftEvent, FIELD_MANAGER, FabricDevice, FabricDeviceStatus,
+    event::{DEVICE_LABEL, FINGERPRINT_LABEL, Phase as ApiPhase},
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    kube::{
+        Api, Client, ResourceExt,
+        api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+    },
+};
+use fabric_engine::{DeviceKey, DeviceReport, EventRecord, Phase, Port, PortError};
+use serde_json::json;
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use super::mapping::{device_status, drift_event, fingerprint_label};
+use crate::metrics::Metrics;
+
+/// At most one status write per device per this interval.
+pub const MIN_STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+fn api_phase(phase: Phase) -> ApiPhase {
+    match phase {
+        Phase::Pending => ApiPhase::Pending,
+        Phase::Alerted => ApiPhase::Alerted,
+        Phase::Superseded => ApiPhase::Superseded,
+        Phase::Resolved => ApiPhase::Resolved,
+    }
+}
+
+fn port_error(what: &str, e: impl std::fmt::Display) -> PortError {
+    PortError(format!("{what}: {e}"))
+}
+
+/// Per device: the newest report not yet written, and the status last written.
+#[derive(Default)]
+struct DeviceSlot {
+    pending: Option<DeviceReport>,
+    written: Option<FabricDeviceStatus>,
+}
+
+pub struct KubePort {
+    client: Client,
+    slots: Mutex<HashMap<DeviceKey, DeviceSlot>>,
+    wake: Notify,
+    metrics: Arc<Metrics>,
+}
+
+impl KubePort {
+    /// Starts the status writer task with the port.
+    pub fn start(client: Client, metrics: Arc<Metrics>) -> Arc<KubePort> {
+        let port = Arc::new(KubePort {
+            client,
+            slots: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            metrics,
+        });
+        tokio::spawn(status_writer(port.clone()));
+        port
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceKey, DeviceSlot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn events(&self, namespace: &str) -> Api<DriftEvent> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Forgets a deleted device's cached status.
+    pub fn forget(&self, device: &DeviceKey) {
+        self.slots().remove(device);
+    }
+
+    /// Writes the status for one device, if it differs from what was last written.
+    async fn write_status(
+        &self,
+        device: &DeviceKey,
+        report: DeviceReport,
+    ) -> Result<(), PortError> {
+        let api: Api<FabricDevice> = Api::namespaced(self.client.clone(), &device.namespace);
+        let written = self.slots().get(device).and_then(|s| s.written.clone());
+        let current = match written {
+            Some(status) => status,
+            // First write since start: merge into what the API server has, keeping transition times.
+            None => match api
+                .get_opt(&device.name)
+                .await
+                .map_err(|e| port_error("reading the device", e))?
+            {
+                Some(d) => d.status.unwrap_or_default(),
+                None => return Ok(()), // deleted meanwhile
+            },
+        };
+        let now = Time(jiff::Timestamp::now());
+        let mut status = device_status(&report, &current, now);
+        // A reconnect's new lastSyncTime alone is not worth a write.
+        let mut compare = status.clone();
+        compare.last_sync_time = current.last_sync_time.clone();
+        if compare == current {
+            status = current;
+        } else {
+            let patch = json!({
+                "apiVersion": "fabric.netops.dev/v1alpha1",
+                "kind": "FabricDevice",
+                "status": status,
+            });
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            api.patch_status(&device.name, &params, &Patch::Apply(&patch))
+                .await
+                .map_err(|e| port_error("writing the device status", e))?;
+            self.metrics.api_write("status");
+            debug!(device = %device, "status written");
+        }
+        if let Some(slot) = self.slots().get_mut(device) {
+            slot.written = Some(status);
+        }
+        Ok(())
+    }
+
+    async fn set_event_phase(
+        &self,
+        namespace: &str,
+        name: &str,
+        phase: Phase,
+        reason: Option<&str>,
+    ) -> Result<(), PortError> {
+        let mut status = json!({ "phase": api_phase(phase) });
+        if let Some(reason) = reason {
+            status["reason"] = json!(reason);
+        }
+        let patch = json!({
+            "apiVersion": "fabric.netops.dev/v1alpha1",
+            "kind": "DriftEvent",
+            "status": status,
+        });
+        self.events(namespace)
+            .patch_status(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(|e| port_error("writing the drift event phase", e))?;
+        self.metrics.api_write("driftevent_status");
+        Ok(())
+    }
+
+    /// Deletes the device's oldest closed events beyond `keep`.
+    async fn prune_history(&self, device: &DeviceKey, keep: u32) -> Result<(), PortError> {
+        let api = self.events(&device.namespace);
+        let list = api
+            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .await
+            .map_err(|e| port_error("listing drift events", e))?;
+        let mut closed: Vec<&DriftEvent> = list
+            .items
+            .iter()
+            .filter(|e| {
+                e.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(ApiPhase::is_final)
+            })
+            .collect();
+        closed.sort_by_key(|e| e.creation_timestamp());
+        let excess = closed.len().saturating_sub(keep as usize);
+        for event in closed.into_iter().take(excess) {
+            match api
+                .delete(&event.name_any(), &DeleteParams::default())
+                .await
+            {
+                Ok(_) => self.metrics.api_write("driftevent_delete"),
+                Err(e) => {
+                    warn!(device = %device, event = %event.name_any(), error = %e, "could not prune an old drift event")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes pending reports: at once when the device's last write is older than the interval,
+/// otherwise when it is due. One task, so writes for a device never race each other.
+async fn status_writer(strong: Arc<KubePort>) {
+    let mut last_write: HashMap<DeviceKey, tokio::time::Instant> = HashMap::new();
+    loop {
+        let now = tokio::time::Instant::now();
+        let mut due = Vec::new();
+        let mut next_due: Option<tokio::time::Instant> = None;
+        {
+            let mut slots = strong.slots();
+            for (key, slot) in slots.iter_mut() {
+                if slot.pending.is_none() {
+                    continue;
+                }
+                let ready_at = last_write
+                    .get(key)
+                    .map_or(now, |t| *t + MIN_STATUS_INTERVAL);
+                if ready_at <= now {
+                    due.push((key.clone(), slot.pending.take().expect("checked")));
+                } else {
+                    next_due = Some(next_due.map_or(ready_at, |n| n.min(ready_at)));
+                }
+            }
+        }
+        for (key, report) in due {
+            last_write.insert(key.clone(), now);
+            if let Err(e) = strong.write_status(&key, report.clone()).await {
+                warn!(device = %key, error = %e, "status write failed; retrying");
+                // Keep the newest report: put this one back unless a newer one arrived.
+                if let Some(slot) = strong.slots().get_mut(&key) {
+                    slot.pending.get_or_insert(report);
+                }
+            }
+        }
+        let wake = strong.wake.notified();
+        match next_due {
+            Some(at) => {
+                tokio::select! {
+                    _ = wake => {}
+                    _ = tokio::time::sleep_until(at) => {}
+                }
+            }
+            None => wake.await,
+        }
+    }
+}
+
+impl Port for KubePort {
+    async fn report(&self, device: &DeviceKey, report: &DeviceReport) {
+        self.slots().entry(device.clone()).or_default().pending = Some(report.clone());
+        self.wake.notify_one();
+    }
+
+    async fn open_events(&self, device: &DeviceKey) -> Result<Vec<(String, String)>, PortError> {
+        let list = self
+            .events(&device.namespace)
+            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .await
+            .map_err(|e| port_error("listing drift events", e))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|e| {
+                !e.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(ApiPhase::is_final)
+            })
+            .map(|e| (e.name_any(), e.spec.fingerprint))
+            .collect())
+    }
+
+    async fn open_event(&self, record: &EventRecord) -> Result<String, PortError> {
+        let device = &record.device;
+        let api = self.events(&device.namespace);
+        // Idempotent per fingerprint: an open event for the same drift is the same episode.
+        let selector = format!(
+            "{DEVICE_LABEL}={},{FINGERPRINT_LABEL}={}",
+            device.name,
+            fingerprint_label(&record.fingerprint)
+        );
+        let existing = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| port_error("listing drift events", e))?;
+        if let Some(open) = existing.items.iter().find(|e| {
+            e.spec.fingerprint == record.fingerprint
+                && !e
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_some_and(ApiPhase::is_final)
+        }) {
+            return Ok(open.name_any());
+        }
+        let devices: Api<FabricDevice> = Api::namespaced(self.client.clone(), &device.namespace);
+        let owner = devices
+            .get(&device.name)
+            .await
+            .map_err(|e| port_error("reading the device for the event's owner", e))?;
+        let created = api
+            .create(&PostParams::default(), &drift_event(record, &owner))
+            .await
+            .map_err(|e| port_error("creating the drift event", e))?;
+        self.metrics.api_write("driftevent");
+        let name = created.name_any();
+        // The status subresource ignores status on create: the phase is its own write.
+        self.set_event_phase(&device.namespace, &name, record.phase, None)
+            .await?;
+        if let Err(e) = self.prune_history(device, record.keep).await {
+            warn!(device = %device, error = %e, "could not prune drift event history");
+        }
+        Ok(name)
+    }
+
+    async fn close_event(
+        &self,
+        device: &DeviceKey,
+        event: &str,
+        phase: Phase,
+        reason: &str,
+    ) -> Result<(), PortError> {
+        self.set_event_phase(&device.namespace, event, phase, Some(reason))
+            .await
+    }
+}

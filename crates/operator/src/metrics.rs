@@ -1,0 +1,110 @@
+//! Prometheus metrics (prefix `fabric_`). Labels are bounded: kinds of writes, modes, phases,
+//! reasons; never an error's text.
+
+use std::sync::{Arc, atomic::Ordering};
+
+use fabric_engine::Stats;
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric},
+    metrics::{
+        counter::ConstCounter, counter::Counter, family::Family, gauge::ConstGauge,
+        histogram::Histogram,
+    },
+    registry::Registry,
+};
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    api_writes: Family<Vec<(String, String)>, Counter>,
+    /// Notification received → status written, seconds.
+    pub detection_latency: Histogram,
+}
+
+/// Exposes the engine's counters at scrape time, so the hot path only bumps atomics.
+#[derive(Debug)]
+struct EngineCollector(Arc<Stats>);
+
+impl Collector for EngineCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = &self.0;
+        let gauge = ConstGauge::new(stats.sessions.load(Ordering::Relaxed) as i64);
+        gauge.encode(encoder.encode_descriptor(
+            "fabric_sessions",
+            "gNMI sessions running",
+            None,
+            gauge.metric_type(),
+        )?)?;
+        for (name, help, value) in [
+            (
+                "fabric_notifications",
+                "gNMI notifications processed",
+                &stats.notifications,
+            ),
+            (
+                "fabric_notifications_malformed",
+                "notifications that could not be decoded and were skipped",
+                &stats.malformed,
+            ),
+            (
+                "fabric_reconnects",
+                "gNMI connections lost",
+                &stats.reconnects,
+            ),
+            (
+                "fabric_drift_events_opened",
+                "DriftEvents opened",
+                &stats.events_opened,
+            ),
+        ] {
+            let counter = ConstCounter::new(value.load(Ordering::Relaxed));
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        Ok(())
+    }
+}
+
+impl Metrics {
+    pub fn new(engine: Arc<Stats>) -> Metrics {
+        let mut registry = Registry::default();
+        let api_writes = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "fabric_api_writes",
+            "writes to the Kubernetes API by kind",
+            api_writes.clone(),
+        );
+        let detection_latency =
+            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
+        registry.register(
+            "fabric_detection_latency_seconds",
+            "time from a drifting notification to the status write",
+            detection_latency.clone(),
+        );
+        registry.register_collector(Box::new(EngineCollector(engine)));
+        Metrics {
+            registry,
+            api_writes,
+            detection_latency,
+        }
+    }
+
+    pub fn api_write(&self, kind: &str) {
+        self.api_writes
+            .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
