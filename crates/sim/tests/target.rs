@@ -987,3 +987,46 @@ async fn start_names_the_device_whose_port_is_taken() {
         Ok(_) => panic!("started on a taken port"),
     }
 }
+
+#[tokio::test]
+async fn device_spec_from_embedded_manifest_text() {
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/fabric/manifests/devices/spine1.yaml"))
+            .expect("manifest");
+    let leaves = fabric_sim::topology::leaves_from_fabric_device_yaml("spine1", "embedded", &text)
+        .expect("intent");
+    let creds = fabric_sim::Credentials {
+        username: "admin".into(),
+        password: "admin".into(),
+    };
+    let spec = fabric_sim::DeviceSpec::from_leaves("spine1", 0, Some(creds), leaves.clone())
+        .refuse_on_change(&["/network-instances/network-instance[name=*]/protocols/protocol[identifier=BGP][name=*]/bgp/..."])
+        .expect("pattern");
+    let sim = Sim::start(
+        Topology {
+            devices: vec![spec],
+        },
+        LOCAL,
+    )
+    .await
+    .expect("sim");
+    let dev = sim.device("spine1").expect("spine1");
+    assert_eq!(dev.leaves().len(), leaves.len());
+    let hostname = leaves
+        .iter()
+        .find(|(p, _)| p.to_string().ends_with("hostname"))
+        .map(|(p, _)| p.clone())
+        .expect("hostname leaf");
+    assert_eq!(dev.get(&hostname), Some(Value::from("spine1")));
+    let e = client(&sim, "spine1")
+        .await
+        .subscribe(&SubscribeRequest::stream(vec![Sub::on_change(p(
+            "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]/bgp",
+        ))]))
+        .await
+        .expect_err("refused");
+    assert_eq!(code(&e), Some(tonic::Code::InvalidArgument));
+    let bad = fabric_sim::topology::leaves_from_fabric_device_yaml("x", "embedded", "kind: Secret");
+    assert!(bad.is_err());
+    sim.shutdown().await;
+}
