@@ -43,6 +43,8 @@ pub struct BenchReport {
     pub rss_after_start_mib: f64,
     pub rss_peak_mib: f64,
     pub sets: u64,
+    /// CPU seconds the process used during the window (all threads).
+    pub cpu: f64,
     /// Subscriptions the target ended during the run (fell behind).
     pub dropped: usize,
     pub notifications: u64,
@@ -78,6 +80,13 @@ impl std::fmt::Display for BenchReport {
             self.notifications as f64 / self.secs
         )?;
         writeln!(f, "subscribers dropped      {}", self.dropped)?;
+        writeln!(
+            f,
+            "CPU used in the window   {:.1} s = {:.2} cores of {}",
+            self.cpu,
+            self.cpu / self.secs,
+            std::thread::available_parallelism().map_or(0, usize::from)
+        )?;
         write!(
             f,
             "updates received         {} = {:.0}/s",
@@ -99,6 +108,23 @@ pub fn rss_mib() -> (f64, f64) {
             .map_or(0.0, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time (user + system) this process has used, seconds (Linux; 0
+/// elsewhere). Clock ticks are 1/100 s on Linux's usual `CLK_TCK`.
+pub fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (tick(11) + tick(12)) / 100.0
 }
 
 /// Errors of the bench.
@@ -179,6 +205,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         })
         .collect();
     let t2 = Instant::now();
+    let cpu0 = cpu_secs();
     let burst = cfg.burst.max(1);
     let duration = cfg.duration;
     // The driver runs on this thread, beside the runtime's workers (as a
@@ -216,6 +243,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
     // Count what is delivered by the end of the window plus a short drain.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let secs = t2.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
     let (_, rss_peak_mib) = rss_mib();
     // A subscriber that fell too far behind was ended by the target: the
     // figure only counts if none was.
@@ -230,6 +258,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<BenchReport, BenchError> {
         rss_after_start_mib,
         rss_peak_mib,
         sets,
+        cpu,
         dropped,
         notifications: received.load(Ordering::Relaxed),
         updates: updates.load(Ordering::Relaxed),
