@@ -268,6 +268,20 @@ pub fn leaves_from_fabric_device_yaml(
     origin: &str,
     text: &str,
 ) -> Result<Vec<(Path, Value)>, TopologyError> {
+    let desired = desired_from_fabric_device_yaml(device, origin, text)?;
+    Ok(desired
+        .leaves()
+        .map(|(p, v)| (p.without_module_prefixes(), v.clone()))
+        .collect())
+}
+
+/// The drift engine's compiled intent of a FabricDevice manifest (platform,
+/// intent, raw config, ownership; no policy scope or exclusions).
+pub fn desired_from_fabric_device_yaml(
+    device: &str,
+    origin: &str,
+    text: &str,
+) -> Result<fabric_drift::Desired, TopologyError> {
     use fabric_drift::intent::{DeviceIntent, Ownership, Platform, RawConfig};
     let err = |message: String| TopologyError::Config {
         device: device.to_string(),
@@ -292,12 +306,8 @@ pub fn leaves_from_fabric_device_yaml(
     let intent: DeviceIntent = field(&spec, "intent").map_err(err)?;
     let raw: Vec<RawConfig> = field(&spec, "config").map_err(err)?;
     let ownership: Ownership = field(&spec, "ownership").map_err(err)?;
-    let desired = fabric_drift::Desired::compile(platform, &intent, &raw, ownership, &[], &[])
-        .map_err(|e| err(e.to_string()))?;
-    Ok(desired
-        .leaves()
-        .map(|(p, v)| (p.without_module_prefixes(), v.clone()))
-        .collect())
+    fabric_drift::Desired::compile(platform, &intent, &raw, ownership, &[], &[])
+        .map_err(|e| err(e.to_string()))
 }
 
 fn read(path: &FsPath) -> Result<String, TopologyError> {

@@ -1030,3 +1030,92 @@ async fn device_spec_from_embedded_manifest_text() {
     assert!(bad.is_err());
     sim.shutdown().await;
 }
+
+/// Every leaf of a device as a client decodes it (Get of `/`, JSON_IETF,
+/// the drift engine's key table).
+async fn observed(c: &Client) -> Vec<fabric_gnmi::Leaf> {
+    let keys = fabric_drift::key_table();
+    let mut out = Vec::new();
+    for n in c
+        .get(&GetRequest::paths([Path::root()]))
+        .await
+        .expect("get /")
+    {
+        for u in &n.updates {
+            let Value::JsonIetf(s) = &u.value else {
+                panic!("not JSON_IETF")
+            };
+            out.extend(flatten_json_ietf(&u.path, s.as_bytes(), &keys).expect("flatten"));
+        }
+    }
+    out
+}
+
+fn leaves_of(n: &Notification) -> Vec<fabric_gnmi::Leaf> {
+    n.updates
+        .iter()
+        .map(|u| fabric_gnmi::Leaf::new(u.path.clone(), u.value.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn drift_engine_sees_the_lab_in_sync_and_ignores_extras_in_merge_ownership() {
+    let root = repo_root();
+    let topo = Topology::load(&root.join("examples/fabric/topology.yaml")).expect("lab topology");
+    let sim = Sim::start(topo.with_ephemeral_ports(), LOCAL)
+        .await
+        .expect("sim");
+    for name in ["spine1", "leaf1", "leaf8"] {
+        let text = std::fs::read_to_string(
+            root.join(format!("examples/fabric/manifests/devices/{name}.yaml")),
+        )
+        .expect("manifest");
+        let desired = fabric_sim::topology::desired_from_fabric_device_yaml(name, name, &text)
+            .expect("intent");
+        let mut tracker = fabric_drift::DriftTracker::new(desired);
+        let c = client(&sim, name).await;
+        // Initial sync from a Get of everything, then the full diff.
+        tracker.apply(&observed(&c).await, &[]);
+        tracker.full_diff();
+        assert!(
+            tracker.drift().is_empty(),
+            "{name} starts with drift: {:?}",
+            tracker.drift()
+        );
+        // From here on, ON_CHANGE notifications feed the tracker incrementally.
+        let req = SubscribeRequest {
+            updates_only: true,
+            ..SubscribeRequest::stream(vec![Sub::on_change(p("/interfaces"))])
+        };
+        let mut sub = c.subscribe(&req).await.expect("subscribe");
+        until_sync(&mut sub).await;
+        // Changes beyond intent (the management interface, state) are not drift.
+        c.set(&update(
+            "/interfaces/interface[name=Management1]/config/description",
+            "changed",
+        ))
+        .await
+        .expect("set");
+        let n = next_notification(&mut sub).await;
+        assert!(
+            tracker.apply(&leaves_of(&n), &n.deletes).is_empty(),
+            "{name}: extra reported"
+        );
+        // A change to an intended leaf is drift, and setting it back clears it.
+        let desc = "/interfaces/interface[name=Ethernet1]/config/description";
+        let intended = sim
+            .device(name)
+            .and_then(|d| d.get(&p(desc)))
+            .expect("intended description");
+        c.set(&update(desc, "hand edit")).await.expect("set");
+        let n = next_notification(&mut sub).await;
+        tracker.apply(&leaves_of(&n), &n.deletes);
+        let drift: Vec<String> = tracker.drift().iter().map(|d| d.path.to_string()).collect();
+        assert_eq!(drift, [desc], "{name}");
+        c.set(&update(desc, intended)).await.expect("set back");
+        let n = next_notification(&mut sub).await;
+        tracker.apply(&leaves_of(&n), &n.deletes);
+        assert!(tracker.drift().is_empty(), "{name}: {:?}", tracker.drift());
+    }
+    sim.shutdown().await;
+}
