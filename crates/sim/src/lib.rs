@@ -271,16 +271,33 @@ async fn run_device(
         if *stop.borrow() || stop.has_changed().is_err() {
             return;
         }
-        let until = *dev.down.borrow();
-        if let Some(until) = until {
-            tracing::info!(device = %dev.name, "unreachable");
-            tokio::select! {
-                _ = stop.changed() => return,
-                () = tokio::time::sleep_until(until) => {}
+        tracing::info!(device = %dev.name, "unreachable");
+        // Sleep until the deadline, which may be extended meanwhile by
+        // another `unreachable` request; clear it only once it has passed.
+        loop {
+            let until = *dev.down.borrow();
+            match until {
+                Some(until) if until > Instant::now() => {
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                }
+                _ => {
+                    let cleared = dev.down.send_if_modified(|d| {
+                        let expired = d.is_none_or(|u| u <= Instant::now());
+                        if expired {
+                            *d = None;
+                        }
+                        expired
+                    });
+                    if cleared || dev.down.borrow().is_none() {
+                        break;
+                    }
+                }
             }
-            dev.down.send_replace(None);
-            tracing::info!(device = %dev.name, "reachable again");
         }
+        tracing::info!(device = %dev.name, "reachable again");
     }
 }
 

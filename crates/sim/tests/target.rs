@@ -1119,3 +1119,29 @@ async fn drift_engine_sees_the_lab_in_sync_and_ignores_extras_in_merge_ownership
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn unreachable_period_can_be_extended_while_down() {
+    let sim = start().await;
+    let dev = sim.device("leaf1").expect("leaf1");
+    let addr = dev.addr().to_string();
+    dev.make_unreachable(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dev.make_unreachable(Duration::from_millis(1200));
+    // Past the first deadline, still down.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!dev.is_reachable());
+    let refused =
+        Client::connect(ClientConfig::new(addr.clone()).credentials("admin", "admin")).await;
+    assert!(
+        matches!(refused, Err(ClientError::Connect { .. })),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(dev.is_reachable());
+    let c = Client::connect(ClientConfig::new(addr).credentials("admin", "admin"))
+        .await
+        .expect("back");
+    c.capabilities().await.expect("caps");
+    sim.shutdown().await;
+}
