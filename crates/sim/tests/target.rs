@@ -775,20 +775,12 @@ async fn control_endpoint_routes() {
     sim.shutdown().await;
 }
 
-#[test]
-fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
+/// Starts the binary, returns it and its lines up to `ready`.
+fn spawn_ready(args: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_fabric-sim"))
-        .args([
-            "serve",
-            "--generate",
-            "3",
-            "--base-port",
-            "0",
-            "--control",
-            "127.0.0.1:0",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -803,6 +795,39 @@ fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
             break;
         }
     }
+    (child, lines)
+}
+
+/// SIGTERM, then a clean exit within [`WAIT`].
+fn terminate(mut child: std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "exit status {st}");
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "fabric-sim did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
+    let args = [
+        "serve",
+        "--generate",
+        "3",
+        "--base-port",
+        "0",
+        "--control",
+        "127.0.0.1:0",
+    ];
+    let (child, lines) = spawn_ready(&args);
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(lines[0].starts_with("gen0001 127.0.0.1:"), "{lines:?}");
     assert!(
@@ -825,20 +850,11 @@ fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
             .expect("get");
         assert!(matches!(&ns[0].updates[0].value, Value::JsonIetf(s) if s.contains("gen0002")));
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            assert!(st.success(), "exit status {st}");
-            break;
-        }
-        assert!(start.elapsed() < WAIT, "fabric-sim did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    terminate(child);
+    // A supervisor may signal the moment it reads `ready`: still a clean stop.
+    let (child, lines) = spawn_ready(&args);
+    assert_eq!(lines.last().map(String::as_str), Some("ready"));
+    terminate(child);
 }
 
 fn repo_root() -> std::path::PathBuf {
