@@ -4,6 +4,9 @@
 //! OUT_DIR only.
 
 fn main() {
+    // Without this line (feature off), cargo would rerun the script on any
+    // change in the package.
+    println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "proto")]
     if let Err(e) = compile() {
         // A build script reports failure by exiting non-zero; the message is

@@ -40,6 +40,12 @@ fn main() {
         ));
     }
     code.push_str("];\n");
+    let topology = root.join("../topology.yaml");
+    println!("cargo:rerun-if-changed={}", topology.display());
+    code.push_str(&format!(
+        "/// examples/fabric/topology.yaml: fabric-sim's lab topology.\npub const LAB_TOPOLOGY: &str = include_str!({:?});\n",
+        topology.canonicalize().expect("examples/fabric/topology.yaml exists")
+    ));
     fs::write(
         Path::new(&env::var("OUT_DIR").expect("cargo sets it")).join("lab_manifests.rs"),
         code,

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_STATUS_PATHS: usize = 20;
 
 /// A network device kept in line with its intent.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
+    derive = "Default",
     group = "fabric.netops.dev",
     version = "v1alpha1",
     kind = "FabricDevice",
@@ -55,7 +56,7 @@ pub struct FabricDeviceSpec {
 }
 
 /// The device's gNMI endpoint.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     /// `host:port` of the gNMI server, e.g. `10.0.0.11:6030` or `leaf1.dc1.example.net:6030`.

@@ -19,6 +19,7 @@ pub const MAX_DRIFTED_LEAVES: usize = 1000;
 /// by a person (`kubectl annotate de NAME fabric.netops.dev/approval=approve`).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
+    derive = "Default",
     group = "fabric.netops.dev",
     version = "v1alpha1",
     kind = "DriftEvent",
@@ -64,6 +65,23 @@ pub struct DriftEventSpec {
 
     /// The Set that would repair the drift.
     pub plan: RemediationPlan,
+}
+
+/// Needed by `DriftEvent: Default` (kube tooling builds objects field by field); an empty
+/// spec is not a valid event and the schema refuses it.
+impl Default for DriftEventSpec {
+    fn default() -> Self {
+        DriftEventSpec {
+            device: String::new(),
+            policy: None,
+            mode: Mode::default(),
+            fingerprint: String::new(),
+            detected_at: Time(jiff::Timestamp::UNIX_EPOCH),
+            path_count: 0,
+            drifts: Vec::new(),
+            plan: RemediationPlan::default(),
+        }
+    }
 }
 
 /// One leaf that differs from intent.

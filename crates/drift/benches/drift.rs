@@ -145,38 +145,64 @@ fn incremental(c: &mut Criterion) {
     g.finish();
 }
 
-/// Live heap bytes per observed leaf, printed once before the timed benchmarks.
+/// Live heap bytes per observed leaf, printed once before the timed benchmarks: the compiled
+/// intent, the tracker for an in-sync device (tree, per-leaf slots, observed values), and leaves
+/// outside the intent (ten state counters per interface: new nodes).
 fn memory() {
+    const COUNTERS: [&str; 10] = [
+        "in-octets",
+        "out-octets",
+        "in-pkts",
+        "out-pkts",
+        "in-errors",
+        "out-errors",
+        "in-discards",
+        "out-discards",
+        "in-unicast-pkts",
+        "out-unicast-pkts",
+    ];
     for size in [10_000usize, 100_000] {
-        let before = LIVE.load(Ordering::Relaxed);
-        let (t, n) = synced(size);
-        let total = LIVE.load(Ordering::Relaxed) - before;
-        // Leaves the intent does not name (one state counter per interface): new nodes.
-        let extra: Vec<Leaf> = (0..n / 7)
-            .map(|i| {
-                let p: Path = format!(
-                    "/interfaces/interface[name=Ethernet{}/{}]/state/counters/in-octets",
-                    i / 48 + 1,
-                    i % 48 + 1
-                )
-                .parse()
-                .unwrap_or_default();
-                Leaf::new(p, Value::Uint(i as u64 * 1000))
+        let base = LIVE.load(Ordering::Relaxed);
+        let d = desired(size);
+        let intent_bytes = LIVE.load(Ordering::Relaxed) - base;
+        let observed: Vec<Leaf> = d
+            .leaves()
+            .map(|(p, v)| Leaf::new(p.clone(), v.clone()))
+            .collect();
+        let n = observed.len();
+        let interfaces = n / 7;
+        let extra: Vec<Leaf> = (0..interfaces)
+            .flat_map(|i| {
+                COUNTERS.iter().map(move |c| {
+                    let p: Path = format!(
+                        "/interfaces/interface[name=Ethernet{}/{}]/state/counters/{c}",
+                        i / 48 + 1,
+                        i % 48 + 1
+                    )
+                    .parse()
+                    .unwrap_or_default();
+                    Leaf::new(p, Value::Uint(i as u64 * 1000))
+                })
             })
             .collect();
-        let mut t = t;
-        let mid = LIVE.load(Ordering::Relaxed);
+        let start = LIVE.load(Ordering::Relaxed);
+        let mut t = DriftTracker::new(d);
+        t.apply(&observed, &[]);
+        t.full_diff();
+        let synced = LIVE.load(Ordering::Relaxed);
         t.apply(&extra, &[]);
         let after = LIVE.load(Ordering::Relaxed);
         println!(
-            "memory/{size}: {n} intended leaves observed: {} bytes/leaf (tracker incl. compiled intent); \
-             {} further leaves outside the intent: {} bytes/leaf",
-            total / n,
+            "memory/{size}: compiled intent {} bytes/leaf; tracker for {n} observed intended leaves {} bytes/leaf; \
+             {} further leaves outside the intent {} bytes/leaf",
+            intent_bytes / n,
+            (synced - start) / n,
             extra.len(),
-            (after - mid) / extra.len().max(1)
+            (after - synced) / extra.len().max(1)
         );
-        drop(extra);
         drop(t);
+        drop(observed);
+        drop(extra);
     }
 }
 

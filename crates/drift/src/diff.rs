@@ -69,6 +69,40 @@ impl fmt::Display for DriftItem {
     }
 }
 
+/// A value as JSON for status, events and webhooks: RFC 7951 shapes (numbers, strings, booleans,
+/// arrays, `[null]` for `empty`), JSON_IETF documents parsed, binary as its display form.
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::String(s) | Value::Ascii(s) => J::String(s.clone()),
+        Value::Uint(u) => J::from(*u),
+        Value::Int(i) => J::from(*i),
+        Value::Bool(b) => J::Bool(*b),
+        Value::Double(d) => serde_json::Number::from_f64(*d).map_or(J::Null, J::Number),
+        Value::Decimal(d) => J::String(d.to_string()),
+        Value::LeafList(items) => J::Array(items.iter().map(value_to_json).collect()),
+        Value::Json(t) | Value::JsonIetf(t) => {
+            serde_json::from_str(t).unwrap_or_else(|_| J::String(t.clone()))
+        }
+        Value::Empty => J::Array(vec![J::Null]),
+        other => J::String(other.to_string()),
+    }
+}
+
+/// `{"path": "...", "kind": "Modified", "expected": 9214, "actual": 1500}` (absent values are
+/// `null`), the shape DriftEvents and webhooks carry.
+impl serde::Serialize for DriftItem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DriftItem", 4)?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("kind", self.kind.as_str())?;
+        st.serialize_field("expected", &self.expected.as_ref().map(value_to_json))?;
+        st.serialize_field("actual", &self.actual.as_ref().map(value_to_json))?;
+        st.end()
+    }
+}
+
 fn opt(v: Option<&Value>) -> String {
     v.map_or_else(|| "(none)".to_string(), Value::to_string)
 }

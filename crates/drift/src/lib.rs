@@ -25,7 +25,7 @@ pub mod schema;
 pub use desired::{Desired, DesiredLeaf, IntentError};
 pub use diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
 pub use duration::Duration;
-pub use observed::DriftTracker;
+pub use observed::{DriftTracker, ObservedError};
 pub use plan::{Plan, Strategy};
 
 use fabric_gnmi::KeyTable;

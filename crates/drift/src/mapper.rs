@@ -54,16 +54,19 @@ pub enum EntryFilter {
 
 impl EntryFilter {
     pub fn applies(self, entry: &PathElem) -> bool {
+        self.applies_to(entry.keys.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// [`EntryFilter::applies`] on an entry's keys, in key order.
+    pub fn applies_to<'a>(self, mut keys: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
         match self {
             EntryFilter::Any => true,
-            EntryFilter::LogicalInterfaces => entry.keys.values().next().is_some_and(|name| {
+            EntryFilter::LogicalInterfaces => keys.next().is_some_and(|(_, name)| {
                 ["Loopback", "Vlan", "Port-Channel", "Vxlan"]
                     .iter()
                     .any(|p| name.starts_with(p))
             }),
-            EntryFilter::Except { key, value } => {
-                entry.keys.get(key).map(|v| v.as_str()) != Some(value)
-            }
+            EntryFilter::Except { key, value } => !keys.any(|(k, v)| k == key && v == value),
         }
     }
 }
@@ -525,7 +528,9 @@ fn map_interface(em: &mut Emitter, i: &Interface) -> Result<(), IntentError> {
     ] {
         let container = addr_base.clone().e(family).e("addresses");
         let field = format!("{f}.{family}Addresses");
-        if routed {
+        // IPv6 addresses are owned only where the intent sets some: link-local addresses
+        // appear on every IPv6-enabled interface.
+        if routed && (family == "ipv4" || !addrs.is_empty()) {
             em.own(
                 container.clone(),
                 "address",
@@ -957,15 +962,9 @@ fn afi_safi(af: AddressFamily) -> (&'static str, &'static str) {
     }
 }
 
+/// Address families are checked leaf by leaf but their list is not owned: EOS activates IPv4
+/// unicast on every neighbor by default and reports it, which strict ownership would flag.
 fn map_afi_safis(em: &mut Emitter, base: &Path, families: &[AddressFamily], field: &str) {
-    em.own(
-        base.clone().e("afi-safis"),
-        "afi-safi",
-        &["afi-safi-name"],
-        true,
-        EntryFilter::Any,
-        field,
-    );
     for af in families {
         let (key, identity) = afi_safi(*af);
         let c = base

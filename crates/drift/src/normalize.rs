@@ -254,6 +254,95 @@ pub fn equal(kind: LeafKind, expected_norm: &Value, observed: &Value) -> bool {
     }
 }
 
+/// A borrowed view of an observed value: the tracker stores values compactly and compares them
+/// through this view without rebuilding a [`Value`].
+#[derive(Debug, Clone, Copy)]
+pub enum Obs<'a> {
+    Text(&'a str),
+    Uint(u64),
+    Int(i64),
+    Bool(bool),
+    Other(&'a Value),
+}
+
+impl<'a> Obs<'a> {
+    pub fn of(v: &'a Value) -> Obs<'a> {
+        match v {
+            Value::String(s) | Value::Ascii(s) => Obs::Text(s),
+            Value::Uint(u) => Obs::Uint(*u),
+            Value::Int(i) => Obs::Int(*i),
+            Value::Bool(b) => Obs::Bool(*b),
+            other => Obs::Other(other),
+        }
+    }
+
+    fn text(self) -> Option<&'a str> {
+        match self {
+            Obs::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn as_u64(self) -> Option<u64> {
+        match self {
+            Obs::Text(s) => s.trim().parse().ok(),
+            Obs::Uint(u) => Some(u),
+            Obs::Int(i) => u64::try_from(i).ok(),
+            Obs::Bool(_) => None,
+            Obs::Other(v) => as_u64(v),
+        }
+    }
+
+    fn as_bool(self) -> Option<bool> {
+        match self {
+            Obs::Bool(b) => Some(b),
+            Obs::Text("true") => Some(true),
+            Obs::Text("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(self) -> Value {
+        match self {
+            Obs::Text(s) => Value::String(s.to_string()),
+            Obs::Uint(u) => Value::Uint(u),
+            Obs::Int(i) => Value::Int(i),
+            Obs::Bool(b) => Value::Bool(b),
+            Obs::Other(v) => v.clone(),
+        }
+    }
+}
+
+/// Comparison of two borrowed views for the common kinds (no allocation); `None` when the kind
+/// needs the full [`equal`].
+#[inline]
+pub fn equal_fast(kind: LeafKind, expected_norm: Obs<'_>, observed: Obs<'_>) -> Option<bool> {
+    Some(match (kind, expected_norm) {
+        (LeafKind::String, Obs::Text(e)) => observed.text() == Some(e),
+        (LeafKind::Identity, Obs::Text(e)) => observed.text().map(strip_identity_prefix) == Some(e),
+        (LeafKind::Uint, Obs::Uint(e)) => observed.as_u64() == Some(e),
+        (LeafKind::Bool, Obs::Bool(e)) => observed.as_bool() == Some(e),
+        (LeafKind::IpAddr, Obs::Text(e)) => match observed.text() {
+            Some(s) if s == e => true,
+            Some(s) => canonical_ip(s).as_deref() == Some(e),
+            None => false,
+        },
+        _ => return None,
+    })
+}
+
+/// [`equal`] on a borrowed view; the common kinds never allocate.
+#[inline]
+pub fn equal_obs(kind: LeafKind, expected_norm: &Value, observed: Obs<'_>) -> bool {
+    if let Some(eq) = equal_fast(kind, Obs::of(expected_norm), observed) {
+        return eq;
+    }
+    match observed {
+        Obs::Other(v) => equal(kind, expected_norm, v),
+        other => equal(kind, expected_norm, &other.to_value()),
+    }
+}
+
 /// Key names whose values are identities (prefix dropped) or IP addresses (canonical form).
 const IDENTITY_KEYS: &[&str] = &["identifier", "afi-safi-name"];
 const IP_KEYS: &[&str] = &["neighbor-address", "ip", "peer-address", "vtep-ip"];

@@ -2,22 +2,28 @@
 //!
 //! Every notification of every device passes through [`DriftTracker::apply`], so the tree is
 //! built for that: path elements are interned once (`interface[name=Ethernet1]` is stored once
-//! per device, whatever its number of leaves), a node is 40 bytes plus its value, and a leaf
-//! is found by one hash lookup per path element. A node knows the desired leaf it holds, so an
-//! update costs the lookups of its path plus one comparison, whatever the size of the device.
+//! per device, whatever its number of leaves), a node is 28 bytes and a leaf's value 24 more,
+//! and a leaf is found by one interner lookup per path element plus a short sibling scan (or an
+//! index lookup under wide lists). A node knows the desired leaf it holds, so an update costs
+//! the lookups of its path plus one comparison, whatever the size of the device.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use fabric_gnmi::{Leaf, Path, PathElem, Value};
+use fabric_gnmi::json::{JsonError, flatten_json_ietf};
+use fabric_gnmi::{KeyTable, Leaf, Path, PathElem, Value};
 
 use crate::desired::Desired;
 use crate::diff::{DriftDelta, DriftItem, DriftKind, Fingerprint};
 use crate::intent::Ownership;
-use crate::normalize::{canonical_elem, canonical_origin, equal, normalize};
+use crate::normalize::{Obs, canonical_elem, canonical_origin, equal_fast, equal_obs, normalize};
 use crate::plan::{Plan, Strategy};
 
 const NONE: u32 = u32::MAX;
+/// Children past which a node's children are found through the index.
+const WIDE: usize = 16;
+/// `Node::elem` of a node on the free list.
+const FREED: u32 = u32::MAX - 1;
 
 /// FxHash (rustc's hasher): the keys are small integers and short names from one device, and
 /// SipHash's DoS resistance would cost more than the rest of a lookup.
@@ -58,6 +64,43 @@ impl FxHasher {
 
 type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// An observed value, stored in 24 bytes (a [`Value`] takes 56): most leaves are strings,
+/// numbers and booleans.
+#[derive(Debug, Clone, PartialEq)]
+enum Stored {
+    Str(Box<str>),
+    Uint(u64),
+    Int(i64),
+    Bool(bool),
+    Other(Box<Value>),
+}
+
+impl Stored {
+    fn from_value(v: &Value) -> Stored {
+        match v {
+            Value::String(s) => Stored::Str(s.as_str().into()),
+            Value::Uint(u) => Stored::Uint(*u),
+            Value::Int(i) => Stored::Int(*i),
+            Value::Bool(b) => Stored::Bool(*b),
+            other => Stored::Other(Box::new(other.clone())),
+        }
+    }
+
+    fn obs(&self) -> Obs<'_> {
+        match self {
+            Stored::Str(s) => Obs::Text(s),
+            Stored::Uint(u) => Obs::Uint(*u),
+            Stored::Int(i) => Obs::Int(*i),
+            Stored::Bool(b) => Obs::Bool(*b),
+            Stored::Other(v) => Obs::Other(v),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        self.obs().to_value()
+    }
+}
+
 #[derive(Debug)]
 struct Node {
     parent: u32,
@@ -65,14 +108,12 @@ struct Node {
     first_child: u32,
     next: u32,
     prev: u32,
-    /// Index of the evaluated desired leaf at this node, or NONE.
+    /// Index of the evaluated desired leaf at this node, or NONE. A node with a desired leaf
+    /// stays while empty (so does a root, and an owned list's container: `Tree::owned_at`).
     desired: u32,
-    /// Index of the owned list whose container this node is (strict mode), or NONE.
-    owned: u32,
-    /// Kept while empty: a desired leaf or an owned list's container.
-    pinned: bool,
-    live: bool,
-    value: Option<Value>,
+    /// Index of the node's value in `Tree::values`, or NONE: most nodes are containers, and a
+    /// value slot in every node would cost more than the index.
+    value: u32,
 }
 
 impl Node {
@@ -84,48 +125,110 @@ impl Node {
             next: NONE,
             prev: NONE,
             desired: NONE,
-            owned: NONE,
-            pinned: false,
-            live: true,
-            value: None,
+            value: NONE,
         }
     }
 }
 
-/// Interned path elements. Several spellings (`openconfig-interfaces:interface`, a prefixed
-/// identity key) map to the id of the canonical one.
+/// A path element as the interner keeps it: a name and sorted keys in boxed strings (a
+/// `PathElem`'s `BTreeMap` allocates a whole B-tree node, several hundred bytes, per element).
+#[derive(Debug, Clone)]
+struct CompactElem {
+    name: Box<str>,
+    keys: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl CompactElem {
+    fn new(e: &PathElem) -> CompactElem {
+        CompactElem {
+            name: e.name.as_str().into(),
+            keys: e
+                .keys
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
+                .collect(),
+        }
+    }
+
+    fn is(&self, e: &PathElem) -> bool {
+        *self.name == *e.name
+            && self.keys.len() == e.keys.len()
+            && self
+                .keys
+                .iter()
+                .zip(&e.keys)
+                .all(|((a, b), (c, d))| **a == **c && **b == **d)
+    }
+
+    fn to_elem(&self) -> PathElem {
+        let mut e = PathElem::new(&*self.name);
+        for (k, v) in self.keys.iter() {
+            e.keys.insert((&**k).into(), (&**v).into());
+        }
+        e
+    }
+}
+
+fn elem_hash(e: &PathElem) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(e.name.as_bytes());
+    for (k, v) in &e.keys {
+        h.write_u8(0xfe);
+        h.write(k.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+    }
+    h.finish()
+}
+
+/// Interned path elements, found by hash and confirmed by comparison. Non-canonical spellings
+/// (`openconfig-interfaces:interface`, a prefixed identity key) are looked up in their canonical
+/// form.
 #[derive(Debug, Default)]
 struct Interner {
-    ids: HashMap<PathElem, u32, FxBuild>,
-    elems: Vec<PathElem>,
+    /// Hash of the canonical element → its id; hash collisions go to `collisions`.
+    ids: HashMap<u64, u32, FxBuild>,
+    collisions: HashMap<u64, Vec<u32>, FxBuild>,
+    elems: Vec<CompactElem>,
 }
 
 impl Interner {
-    fn get(&self, e: &PathElem) -> Option<u32> {
-        if let Some(&id) = self.ids.get(e) {
+    fn find_canonical(&self, e: &PathElem) -> Option<u32> {
+        let h = elem_hash(e);
+        let id = *self.ids.get(&h)?;
+        if self.elems[id as usize].is(e) {
             return Some(id);
         }
+        self.collisions
+            .get(&h)?
+            .iter()
+            .copied()
+            .find(|&c| self.elems[c as usize].is(e))
+    }
+
+    fn get(&self, e: &PathElem) -> Option<u32> {
         match canonical_elem(e) {
-            std::borrow::Cow::Owned(c) => self.ids.get(&c).copied(),
-            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Borrowed(c) => self.find_canonical(c),
+            std::borrow::Cow::Owned(c) => self.find_canonical(&c),
         }
     }
 
     fn intern(&mut self, e: &PathElem) -> u32 {
-        if let Some(id) = self.get(e) {
-            // Remember a non-canonical spelling so the next lookup is one probe.
-            if !self.ids.contains_key(e) && self.ids.len() < self.elems.len() * 4 + 64 {
-                self.ids.insert(e.clone(), id);
-            }
+        let canonical = canonical_elem(e);
+        if let Some(id) = self.find_canonical(&canonical) {
             return id;
         }
-        let canonical = canonical_elem(e).into_owned();
         let id = self.elems.len() as u32;
-        if canonical != *e {
-            self.ids.insert(e.clone(), id);
+        let h = elem_hash(&canonical);
+        self.elems.push(CompactElem::new(&canonical));
+        match self.ids.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collisions.entry(h).or_default().push(id);
+            }
         }
-        self.ids.insert(canonical.clone(), id);
-        self.elems.push(canonical);
         id
     }
 }
@@ -138,6 +241,13 @@ pub(crate) struct Tree {
     children: HashMap<(u32, u32), u32, FxBuild>,
     interner: Interner,
     roots: Vec<(Option<String>, u32)>,
+    /// Leaf values, by `Node::value`; freed slots are reused.
+    values: Vec<Stored>,
+    free_values: Vec<u32>,
+    /// Nodes whose children are indexed in `children` (more than WIDE of them).
+    indexed: HashSet<u32, FxBuild>,
+    /// Containers of owned lists (strict mode) → the owned list's index; kept while empty.
+    owned_at: HashMap<u32, u32, FxBuild>,
     leaves: usize,
 }
 
@@ -169,20 +279,50 @@ impl Tree {
             return id;
         }
         let id = self.alloc(NONE, NONE);
-        self.nodes[id as usize].pinned = true;
         self.roots
             .push((canonical_origin(origin).map(str::to_string), id));
         id
     }
 
+    /// The child of `parent` named `elem`: an index lookup for wide nodes (lists), a scan of the
+    /// few siblings otherwise (an index entry per node would cost more than the node's value).
     fn child(&self, parent: u32, elem: u32) -> Option<u32> {
-        self.children.get(&(parent, elem)).copied()
+        if self.indexed.contains(&parent) {
+            return self.children.get(&(parent, elem)).copied();
+        }
+        let mut c = self.nodes[parent as usize].first_child;
+        while c != NONE {
+            let n = &self.nodes[c as usize];
+            if n.elem == elem {
+                return Some(c);
+            }
+            c = n.next;
+        }
+        None
     }
 
     /// The child of `parent` for `elem`, created if needed; `true` when created.
     fn child_or_create(&mut self, parent: u32, elem: u32) -> (u32, bool) {
         if let Some(c) = self.child(parent, elem) {
             return (c, false);
+        }
+        if !self.indexed.contains(&parent) {
+            // Past WIDE children, a node's children get an index.
+            let mut count = 0;
+            let mut c = self.nodes[parent as usize].first_child;
+            while c != NONE {
+                count += 1;
+                c = self.nodes[c as usize].next;
+            }
+            if count >= WIDE {
+                self.indexed.insert(parent);
+                let mut c = self.nodes[parent as usize].first_child;
+                while c != NONE {
+                    self.children
+                        .insert((parent, self.nodes[c as usize].elem), c);
+                    c = self.nodes[c as usize].next;
+                }
+            }
         }
         let id = self.alloc(parent, elem);
         let first = self.nodes[parent as usize].first_child;
@@ -191,7 +331,9 @@ impl Tree {
             self.nodes[first as usize].prev = id;
         }
         self.nodes[parent as usize].first_child = id;
-        self.children.insert((parent, elem), id);
+        if self.indexed.contains(&parent) {
+            self.children.insert((parent, elem), id);
+        }
         (id, true)
     }
 
@@ -203,7 +345,7 @@ impl Tree {
         for e in &path.elems {
             let id = self.interner.intern(e);
             let (child, created) = self.child_or_create(node, id);
-            if created && self.nodes[node as usize].owned != NONE {
+            if created && self.owned_at.contains_key(&node) {
                 new_entry = Some(child);
             }
             node = child;
@@ -235,23 +377,74 @@ impl Tree {
         if next != NONE {
             self.nodes[next as usize].prev = prev;
         }
-        self.children.remove(&(parent, elem));
+        if self.indexed.contains(&parent) {
+            self.children.remove(&(parent, elem));
+        }
+        self.indexed.remove(&id);
+        self.take_value(id);
         let n = &mut self.nodes[id as usize];
-        n.live = false;
-        n.value = None;
+        n.elem = FREED;
+        n.desired = NONE;
+        self.owned_at.remove(&id);
         self.free.push(id);
+    }
+
+    fn value(&self, id: u32) -> Option<&Stored> {
+        let v = self.nodes[id as usize].value;
+        (v != NONE).then(|| &self.values[v as usize])
+    }
+
+    /// Sets a node's value; `true` if it had none.
+    fn set_value(&mut self, id: u32, value: Stored) -> bool {
+        let v = self.nodes[id as usize].value;
+        if v != NONE {
+            self.values[v as usize] = value;
+            return false;
+        }
+        let slot = match self.free_values.pop() {
+            Some(slot) => {
+                self.values[slot as usize] = value;
+                slot
+            }
+            None => {
+                self.values.push(value);
+                (self.values.len() - 1) as u32
+            }
+        };
+        self.nodes[id as usize].value = slot;
+        self.leaves += 1;
+        true
+    }
+
+    /// Removes a node's value; `true` if it had one.
+    fn take_value(&mut self, id: u32) -> bool {
+        let v = self.nodes[id as usize].value;
+        if v == NONE {
+            return false;
+        }
+        // Drop the old value's heap now rather than when the slot is reused.
+        self.values[v as usize] = Stored::Bool(false);
+        self.free_values.push(v);
+        self.nodes[id as usize].value = NONE;
+        self.leaves -= 1;
+        true
     }
 
     fn is_empty_node(&self, id: u32) -> bool {
         let n = &self.nodes[id as usize];
-        n.live && !n.pinned && n.value.is_none() && n.first_child == NONE && n.parent != NONE
+        n.elem != FREED
+            && n.desired == NONE
+            && n.value == NONE
+            && n.first_child == NONE
+            && n.parent != NONE
+            && !self.owned_at.contains_key(&id)
     }
 
     /// The path of a node, rebuilt from its interned elements.
     fn path_of(&self, mut id: u32) -> Path {
         let mut elems = Vec::new();
         while self.nodes[id as usize].parent != NONE {
-            elems.push(self.interner.elems[self.nodes[id as usize].elem as usize].clone());
+            elems.push(self.interner.elems[self.nodes[id as usize].elem as usize].to_elem());
             id = self.nodes[id as usize].parent;
         }
         elems.reverse();
@@ -278,13 +471,37 @@ impl Tree {
         out
     }
 
+    fn shrink(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.values.shrink_to_fit();
+        self.free_values.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.children.shrink_to_fit();
+        self.interner.ids.shrink_to_fit();
+        self.interner.elems.shrink_to_fit();
+    }
+
     fn live_nodes(&self) -> impl Iterator<Item = u32> + '_ {
         self.nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.live)
+            .filter(|(_, n)| n.elem != FREED)
             .map(|(i, _)| i as u32)
     }
+}
+
+/// The drift of one desired leaf: kind and normalized actual value. Boxed: drift is the
+/// exception, and in sync it costs one word.
+type LeafState = Option<Box<(DriftKind, Option<Value>)>>;
+
+/// What comparing one desired leaf needs.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Its node (NONE when the leaf is not evaluated).
+    node: u32,
+    kind: crate::normalize::LeafKind,
+    /// Absent is as good as intended (the leaf holds its default).
+    absent_ok: bool,
 }
 
 /// The observed tree and the current drift set of one device.
@@ -298,19 +515,37 @@ impl Tree {
 pub struct DriftTracker {
     desired: Desired,
     tree: Tree,
-    /// Node of each desired leaf (NONE when not evaluated).
-    leaf_nodes: Vec<u32>,
-    /// Absent is as good as intended (the leaf holds its default).
-    absent_ok: Vec<bool>,
+    /// Per desired leaf, what a comparison needs, packed so a full diff streams through it.
+    slots: Vec<Slot>,
+    /// Per desired leaf, the normalized expected value, compact (the full one is in `desired`).
+    expected: Vec<Stored>,
     /// Current drift state of each desired leaf.
-    state: Vec<Option<(DriftKind, Option<Value>)>>,
-    /// Per owned list (strict mode): the container node and the entry elements the intent names.
-    owned: Vec<(u32, HashSet<u32, FxBuild>)>,
+    state: Vec<LeafState>,
+    /// Per owned list (strict mode): its container node.
+    owned: Vec<u32>,
+    /// (owned list, entry element) pairs the intent names.
+    named: HashSet<(u32, u32), FxBuild>,
     /// Entry nodes currently reported as Unexpected.
     unexpected: HashSet<u32, FxBuild>,
     drift: Vec<DriftItem>,
     /// True from creation or `reset_observed` until the next `full_diff`.
     syncing: bool,
+    keys: KeyTable,
+    rejected: Vec<ObservedError>,
+    rejected_total: u64,
+}
+
+const MAX_KEPT_ERRORS: usize = 16;
+
+/// What could not be applied from a notification.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ObservedError {
+    #[error("update at {path}: JSON value cannot be decoded: {source}")]
+    Undecodable {
+        path: Path,
+        #[source]
+        source: Box<JsonError>,
+    },
 }
 
 impl DriftTracker {
@@ -318,13 +553,17 @@ impl DriftTracker {
         let mut t = DriftTracker {
             desired,
             tree: Tree::default(),
-            leaf_nodes: Vec::new(),
-            absent_ok: Vec::new(),
+            slots: Vec::new(),
+            expected: Vec::new(),
             state: Vec::new(),
             owned: Vec::new(),
+            named: HashSet::default(),
             unexpected: HashSet::default(),
             drift: Vec::new(),
             syncing: true,
+            keys: crate::key_table(),
+            rejected: Vec::new(),
+            rejected_total: 0,
         };
         t.pin_desired();
         t
@@ -337,17 +576,23 @@ impl DriftTracker {
         if strict {
             for (idx, o) in self.desired.owned_lists().iter().enumerate() {
                 let node = self.tree.insert_nodes(&o.list.container).0;
-                let n = &mut self.tree.nodes[node as usize];
-                n.pinned = true;
-                if n.owned == NONE {
-                    n.owned = idx as u32;
-                }
-                self.owned.push((node, HashSet::default()));
+                self.tree.owned_at.entry(node).or_insert(idx as u32);
+                self.owned.push(node);
             }
         }
         let leaves = self.desired.desired_leaves();
-        self.leaf_nodes = vec![NONE; leaves.len()];
-        self.absent_ok = leaves.iter().map(|l| l.absent_ok()).collect();
+        self.slots = leaves
+            .iter()
+            .map(|l| Slot {
+                node: NONE,
+                kind: l.kind,
+                absent_ok: l.absent_ok(),
+            })
+            .collect();
+        self.expected = leaves
+            .iter()
+            .map(|l| Stored::from_value(&l.expected))
+            .collect();
         self.state = vec![None; leaves.len()];
         for i in 0..leaves.len() {
             let path = self.desired.desired_leaves()[i].path.clone();
@@ -357,10 +602,8 @@ impl DriftTracker {
             }
             if evaluated {
                 let node = self.tree.insert_nodes(&path).0;
-                let n = &mut self.tree.nodes[node as usize];
-                n.pinned = true;
-                n.desired = i as u32;
-                self.leaf_nodes[i] = node;
+                self.tree.nodes[node as usize].desired = i as u32;
+                self.slots[i].node = node;
             }
         }
     }
@@ -371,12 +614,12 @@ impl DriftTracker {
             return;
         };
         for e in &path.elems {
-            let owned = self.tree.nodes[node as usize].owned;
+            let owned = self.tree.owned_at.get(&node).copied();
             let id = self.tree.interner.intern(e);
-            if owned != NONE {
+            if let Some(owned) = owned {
                 let list = &self.desired.owned_lists()[owned as usize].list.list;
                 if e.local_name() == list {
-                    self.owned[owned as usize].1.insert(id);
+                    self.named.insert((owned, id));
                 }
             }
             match self.tree.child(node, id) {
@@ -393,15 +636,15 @@ impl DriftTracker {
         for id in &ids {
             let n = &mut self.tree.nodes[*id as usize];
             n.desired = NONE;
-            n.owned = NONE;
-            n.pinned = n.parent == NONE;
         }
+        self.tree.owned_at.clear();
+        self.named.clear();
         self.unexpected.clear();
         self.pin_desired();
         self.gc_all();
         if self.syncing {
-            // The observed state is incomplete: the full diff at sync_response will report.
-            self.drift.clear();
+            // The observed state is incomplete: the full diff at sync_response reports, against
+            // the drift reported so far.
             return DriftDelta::default();
         }
         self.full_diff()
@@ -412,9 +655,13 @@ impl DriftTracker {
     pub fn reset_observed(&mut self) {
         let ids: Vec<u32> = self.tree.live_nodes().collect();
         for id in ids {
-            self.tree.nodes[id as usize].value = None;
+            self.tree.nodes[id as usize].value = NONE;
         }
+        self.tree.values.clear();
+        self.tree.free_values.clear();
         self.tree.leaves = 0;
+        // Freed entries' ids will be reused; the full diff rebuilds this set.
+        self.unexpected.clear();
         self.gc_all();
         self.syncing = true;
     }
@@ -442,19 +689,22 @@ impl DriftTracker {
             self.delete(path, &mut touched, &mut log);
         }
         for leaf in updates {
-            let (node, new_entry) = self.tree.insert_nodes(&leaf.path);
-            let n = &mut self.tree.nodes[node as usize];
-            if n.value.is_none() {
-                self.tree.leaves += 1;
-            }
-            n.value = Some(leaf.value.clone());
-            if n.desired != NONE {
-                touched.push(n.desired);
-            }
-            if let Some(entry) = new_entry
-                && !self.syncing
-            {
-                self.entry_created(entry, &mut log);
+            match &leaf.value {
+                // A subtree as JSON: its leaves, decoded with the shared key table.
+                Value::Json(text) | Value::JsonIetf(text) => {
+                    match flatten_json_ietf(&leaf.path, text.as_bytes(), &self.keys) {
+                        Ok(leaves) => {
+                            for l in &leaves {
+                                self.insert_leaf(&l.path, &l.value, &mut touched, &mut log);
+                            }
+                        }
+                        Err(source) => self.reject(ObservedError::Undecodable {
+                            path: leaf.path.clone(),
+                            source: Box::new(source),
+                        }),
+                    }
+                }
+                value => self.insert_leaf(&leaf.path, value, &mut touched, &mut log),
             }
         }
         if self.syncing {
@@ -462,18 +712,76 @@ impl DriftTracker {
         }
         touched.sort_unstable();
         touched.dedup();
+        let mut delta = self.delta_from_log(log);
+        // Desired leaves: `touched` is deduplicated, so the state before the apply is the one
+        // replaced here; no path is cloned unless the leaf's drift changed.
         for idx in touched {
-            let new = self.evaluate(idx as usize);
-            if new != self.state[idx as usize] {
-                let path = self.desired.desired_leaves()[idx as usize].path.clone();
-                let before = self.item_at(&path);
-                log.push((path.clone(), before));
-                self.state[idx as usize] = new.clone();
-                let item = new.map(|(kind, actual)| self.leaf_item(idx as usize, kind, actual));
-                self.put(&path, item);
+            let idx = idx as usize;
+            let new = self.evaluate(idx);
+            if new.as_ref() == self.state[idx].as_deref() {
+                continue;
+            }
+            let old = std::mem::replace(&mut self.state[idx], new.map(Box::new));
+            let item = self.state[idx]
+                .as_deref()
+                .cloned()
+                .map(|(kind, actual)| self.leaf_item(idx, kind, actual));
+            match item {
+                Some(item) => {
+                    let path = item.path.clone();
+                    self.put(&path, Some(item.clone()));
+                    if old.is_some() {
+                        delta.changed.push(item);
+                    } else {
+                        delta.added.push(item);
+                    }
+                }
+                None => {
+                    let path = self.desired.desired_leaves()[idx].path.clone();
+                    self.put(&path, None);
+                    delta.cleared.push(path);
+                }
             }
         }
-        self.delta_from_log(log)
+        delta.added.sort_by(|a, b| a.path.cmp(&b.path));
+        delta.changed.sort_by(|a, b| a.path.cmp(&b.path));
+        delta.cleared.sort();
+        delta
+    }
+
+    fn insert_leaf(
+        &mut self,
+        path: &Path,
+        value: &Value,
+        touched: &mut Vec<u32>,
+        log: &mut Vec<(Path, Option<DriftItem>)>,
+    ) {
+        let (node, new_entry) = self.tree.insert_nodes(path);
+        self.tree.set_value(node, Stored::from_value(value));
+        let desired = self.tree.nodes[node as usize].desired;
+        if desired != NONE {
+            touched.push(desired);
+        }
+        if let Some(entry) = new_entry
+            && !self.syncing
+        {
+            self.entry_created(entry, log);
+        }
+    }
+
+    /// Keeps a bounded record of what could not be applied; the caller logs and counts it.
+    fn reject(&mut self, e: ObservedError) {
+        self.rejected_total += 1;
+        if self.rejected.len() < MAX_KEPT_ERRORS {
+            self.rejected.push(e);
+        }
+    }
+
+    /// Errors since the last call (at most 16 kept) and how many there were in total. A bad
+    /// value costs its own leaves, never the notification or the session.
+    pub fn take_errors(&mut self) -> (Vec<ObservedError>, u64) {
+        let total = std::mem::take(&mut self.rejected_total);
+        (std::mem::take(&mut self.rejected), total)
     }
 
     fn delete(
@@ -486,11 +794,10 @@ impl DriftTracker {
             return;
         };
         for id in self.tree.subtree(top) {
-            let n = &mut self.tree.nodes[id as usize];
-            if n.value.take().is_some() {
-                self.tree.leaves -= 1;
-                if n.desired != NONE {
-                    touched.push(n.desired);
+            if self.tree.take_value(id) {
+                let desired = self.tree.nodes[id as usize].desired;
+                if desired != NONE {
+                    touched.push(desired);
                 }
             }
         }
@@ -503,7 +810,7 @@ impl DriftTracker {
             }
         }
         let mut cur = self.tree.nodes[top as usize].parent;
-        if !self.tree.nodes[top as usize].live {
+        if self.tree.nodes[top as usize].elem == FREED {
             while cur != NONE && self.tree.is_empty_node(cur) {
                 let parent = self.tree.nodes[cur as usize].parent;
                 self.entry_freed(cur, log);
@@ -526,7 +833,8 @@ impl DriftTracker {
 
     /// A node is about to be freed: if it was an Unexpected entry, the drift clears.
     fn entry_freed(&mut self, id: u32, log: &mut Vec<(Path, Option<DriftItem>)>) {
-        if self.unexpected.remove(&id) {
+        // While syncing the drift set is left alone: the full diff reports against it.
+        if self.unexpected.remove(&id) && !self.syncing {
             let path = self.tree.path_of(id);
             let before = self.item_at(&path);
             log.push((path.clone(), before));
@@ -535,16 +843,24 @@ impl DriftTracker {
     }
 
     fn unexpected_item(&self, entry: u32) -> Option<DriftItem> {
+        let parent = self.tree.nodes[entry as usize].parent;
+        let owned = *self.tree.owned_at.get(&parent)?;
+        self.unexpected_item_in(owned, entry)
+    }
+
+    /// `entry`, a child of owned list `owned`'s container, as an Unexpected item if it is one.
+    fn unexpected_item_in(&self, owned: u32, entry: u32) -> Option<DriftItem> {
         let n = &self.tree.nodes[entry as usize];
-        let owned = self.tree.nodes[n.parent as usize].owned;
-        if owned == NONE {
+        // Named entries first: in sync, that is every entry, and it needs no element.
+        if self.named.contains(&(owned, n.elem)) {
             return None;
         }
         let spec = &self.desired.owned_lists()[owned as usize].list;
         let elem = &self.tree.interner.elems[n.elem as usize];
-        if elem.name != spec.list
-            || !spec.filter.applies(elem)
-            || self.owned[owned as usize].1.contains(&n.elem)
+        if *elem.name != *spec.list
+            || !spec
+                .filter
+                .applies_to(elem.keys.iter().map(|(k, v)| (&**k, &**v)))
         {
             return None;
         }
@@ -560,17 +876,32 @@ impl DriftTracker {
         })
     }
 
+    #[inline]
     fn evaluate(&self, idx: usize) -> Option<(DriftKind, Option<Value>)> {
-        let node = self.leaf_nodes[idx];
-        if node == NONE {
+        let slot = self.slots[idx];
+        if slot.node == NONE {
             return None;
         }
-        let leaf = &self.desired.desired_leaves()[idx];
-        match &self.tree.nodes[node as usize].value {
-            None if self.absent_ok[idx] => None,
+        match self.tree.value(slot.node) {
+            None if slot.absent_ok => None,
             None => Some((DriftKind::Missing, None)),
-            Some(v) if equal(leaf.kind, &leaf.expected, v) => None,
-            Some(v) => Some((DriftKind::Modified, Some(normalize(leaf.kind, v)))),
+            Some(v)
+                if equal_fast(slot.kind, self.expected[idx].obs(), v.obs()).unwrap_or_else(
+                    || {
+                        equal_obs(
+                            slot.kind,
+                            &self.desired.desired_leaves()[idx].expected,
+                            v.obs(),
+                        )
+                    },
+                ) =>
+            {
+                None
+            }
+            Some(v) => Some((
+                DriftKind::Modified,
+                Some(normalize(slot.kind, &v.to_value())),
+            )),
         }
     }
 
@@ -637,14 +968,20 @@ impl DriftTracker {
             if let Some((kind, actual)) = &new {
                 items.push(self.leaf_item(idx, *kind, actual.clone()));
             }
-            self.state[idx] = new;
+            if new.as_ref() != self.state[idx].as_deref() {
+                self.state[idx] = new.map(Box::new);
+            }
         }
         self.unexpected.clear();
         for o in 0..self.owned.len() {
-            let container = self.owned[o].0;
+            let container = self.owned[o];
+            // Two specs on one container: the first one speaks for it (as in `apply`).
+            if self.tree.owned_at.get(&container) != Some(&(o as u32)) {
+                continue;
+            }
             let mut c = self.tree.nodes[container as usize].first_child;
             while c != NONE {
-                if let Some(item) = self.unexpected_item(c) {
+                if let Some(item) = self.unexpected_item_in(o as u32, c) {
                     self.unexpected.insert(c);
                     items.push(item);
                 }
@@ -655,6 +992,9 @@ impl DriftTracker {
         items.dedup_by(|a, b| a.path == b.path);
         let delta = DriftDelta::between(&self.drift, &items);
         self.drift = items;
+        // After an initial sync the tree is about the size it keeps: give back the growth slack
+        // of the node vector and the indexes (up to half of their memory).
+        self.tree.shrink();
         delta
     }
 
@@ -680,9 +1020,9 @@ impl DriftTracker {
     }
 
     /// The observed value of a leaf.
-    pub fn observed(&self, path: &Path) -> Option<&Value> {
+    pub fn observed(&self, path: &Path) -> Option<Value> {
         let id = self.tree.find(path)?;
-        self.tree.nodes[id as usize].value.as_ref()
+        self.tree.value(id).map(Stored::to_value)
     }
 
     /// Every observed leaf at or under `path`.
@@ -695,14 +1035,19 @@ impl DriftTracker {
             .subtree(top)
             .into_iter()
             .filter_map(|id| {
-                self.tree.nodes[id as usize]
-                    .value
-                    .as_ref()
-                    .map(|v| Leaf::new(self.tree.path_of(id), v.clone()))
+                self.tree
+                    .value(id)
+                    .map(|v| Leaf::new(self.tree.path_of(id), v.to_value()))
             })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         out
+    }
+
+    /// True from creation or `reset_observed` until the next `full_diff`: `apply` records state
+    /// and reports nothing meanwhile.
+    pub fn is_syncing(&self) -> bool {
+        self.syncing
     }
 
     /// Number of observed leaves.

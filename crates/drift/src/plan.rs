@@ -257,6 +257,36 @@ impl Plan {
     }
 }
 
+/// `{"strategy": "minimal", "deletes": [path], "replaces": [{"path", "value"}], "updates": [...]}`,
+/// values as JSON (a replace's value is the subtree document): what a DriftEvent records.
+impl serde::Serialize for Plan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let leaves = |ls: &[Leaf]| -> Vec<serde_json::Value> {
+            ls.iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "path": l.path.to_string(),
+                        "value": crate::diff::value_to_json(&l.value),
+                    })
+                })
+                .collect()
+        };
+        let mut st = s.serialize_struct("Plan", 4)?;
+        st.serialize_field(
+            "strategy",
+            match self.strategy {
+                Strategy::Minimal => "minimal",
+                Strategy::Replace => "replace",
+            },
+        )?;
+        st.serialize_field("deletes", &self.deletes)?;
+        st.serialize_field("replaces", &leaves(&self.replaces))?;
+        st.serialize_field("updates", &leaves(&self.updates))?;
+        st.end()
+    }
+}
+
 fn flatten_value(leaf: &Leaf, keys: &KeyTable) -> Result<Vec<Leaf>, PlanError> {
     match &leaf.value {
         Value::JsonIetf(text) | Value::Json(text) => {

@@ -43,11 +43,12 @@ pub struct MemoryState {
 impl MemoryState {
     pub fn events_of<'a>(
         &'a self,
-        device: &'a DeviceKey,
-    ) -> impl Iterator<Item = &'a MemoryEvent> + 'a {
+        device: &DeviceKey,
+    ) -> impl Iterator<Item = &'a MemoryEvent> + use<'a> {
+        let device = device.clone();
         self.events
             .iter()
-            .filter(move |e| &e.record.device == device)
+            .filter(move |e| e.record.device == device)
     }
 }
 

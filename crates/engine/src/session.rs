@@ -263,7 +263,7 @@ impl<P: Port> Session<P> {
                 }
             }
         }
-        let (mut events, modes) = match self.subscribe(&client).await {
+        let (mut events, modes, streams) = match self.subscribe(&client).await {
             Ok(s) => s,
             Err(e) => return lost(&e),
         };
@@ -275,7 +275,7 @@ impl<P: Port> Session<P> {
             .as_mut()
             .expect("connected only with a compiled intent")
             .reset_observed();
-        let mut pending: HashSet<usize> = (0..self.roots.len()).collect();
+        let mut pending: HashSet<usize> = (0..streams).collect();
         while !pending.is_empty() {
             tokio::select! {
                 event = events.next() => match event {
@@ -369,46 +369,74 @@ impl<P: Port> Session<P> {
         }
     }
 
-    /// Subscribes to each root: ON_CHANGE, or SAMPLE where the target refuses ON_CHANGE.
-    async fn subscribe(&self, client: &Client) -> Result<(Events, Vec<RootMode>), ClientError> {
-        let mut events: Events = SelectAll::new();
+    /// Subscribes to every root in as few streams as the target allows: one ON_CHANGE Subscribe
+    /// carrying all roots; if the target refuses it, each root is tried alone once to learn
+    /// which ones it refuses, and those go into one SAMPLE Subscribe. So a device costs one or
+    /// two streams however many roots its intent has. Returns the events and the stream count.
+    async fn subscribe(
+        &self,
+        client: &Client,
+    ) -> Result<(Events, Vec<RootMode>, usize), ClientError> {
+        let on_change = |roots: &[Path]| {
+            SubscribeRequest::stream(
+                roots
+                    .iter()
+                    .map(|r| SubscriptionSpec::on_change(r.clone()))
+                    .collect(),
+            )
+        };
+        let mut streams = Vec::new();
         let mut modes = Vec::new();
-        for (index, root) in self.roots.iter().enumerate() {
-            let on_change =
-                SubscribeRequest::stream(vec![SubscriptionSpec::on_change(root.clone())]);
-            let mut subscription = client.subscribe(&on_change).await?;
-            // A refusal arrives as the stream's first answer; anything else is kept for the sync.
-            let first = subscription.next_event().await;
-            let (subscription, first, mode) = match first {
-                Some(Err(e)) if is_refusal(&e) => {
-                    let sample = SubscribeRequest::stream(vec![SubscriptionSpec::sample(
-                        root.clone(),
-                        self.options.sample_interval,
-                    )]);
-                    let reason = format!("ON_CHANGE refused: {e}");
-                    info!(device = %self.config.key, root = %root, "falling back to SAMPLE");
-                    (
-                        client.subscribe(&sample).await?,
-                        None,
-                        RootMode {
-                            root: root.to_string(),
-                            on_change: false,
-                            reason: Some(reason),
-                        },
-                    )
+        match open(client, &on_change(&self.roots)).await {
+            Ok(opened) => {
+                streams.push(opened);
+                modes.extend(self.roots.iter().map(|r| RootMode {
+                    root: r.to_string(),
+                    on_change: true,
+                    reason: None,
+                }));
+            }
+            Err(e) if is_refusal(&e) => {
+                let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+                for root in &self.roots {
+                    match open(client, &on_change(std::slice::from_ref(root))).await {
+                        Ok(_) => accepted.push(root.clone()),
+                        Err(e) if is_refusal(&e) => refused.push((root.clone(), e.to_string())),
+                        Err(e) => return Err(e),
+                    }
                 }
-                Some(Err(e)) => return Err(e),
-                first => (
-                    subscription,
-                    first,
-                    RootMode {
-                        root: root.to_string(),
+                info!(device = %self.config.key, sampled = refused.len(), "ON_CHANGE refused for some roots; sampling them");
+                if !accepted.is_empty() {
+                    streams.push(open(client, &on_change(&accepted)).await?);
+                    modes.extend(accepted.iter().map(|r| RootMode {
+                        root: r.to_string(),
                         on_change: true,
                         reason: None,
-                    },
-                ),
-            };
-            modes.push(mode);
+                    }));
+                }
+                if !refused.is_empty() {
+                    let sample = SubscribeRequest::stream(
+                        refused
+                            .iter()
+                            .map(|(r, _)| {
+                                SubscriptionSpec::sample(r.clone(), self.options.sample_interval)
+                            })
+                            .collect(),
+                    );
+                    streams.push(open(client, &sample).await?);
+                    modes.extend(refused.into_iter().map(|(r, why)| RootMode {
+                        root: r.to_string(),
+                        on_change: false,
+                        reason: Some(format!("ON_CHANGE refused by the target: {why}")),
+                    }));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        modes.sort_by(|a, b| a.root.cmp(&b.root));
+        let count = streams.len();
+        let mut events: Events = SelectAll::new();
+        for (index, (subscription, first)) in streams.into_iter().enumerate() {
             let rest = futures::stream::unfold(subscription, |mut s| async move {
                 s.next_event().await.map(|e| (e, s))
             });
@@ -417,7 +445,7 @@ impl<P: Port> Session<P> {
                 .map(move |e| (index, e));
             events.push(Box::pin(stream));
         }
-        Ok((events, modes))
+        Ok((events, modes, count))
     }
 
     /// A new spec while connected. Returns an outcome when the connection must be redone: the
@@ -567,6 +595,25 @@ impl<P: Port> Session<P> {
         }
         self.port.report(&self.config.key, &report).await;
         self.last_report = Some(report);
+    }
+}
+
+/// Opens a Subscribe and waits for its first answer: a target refuses a subscription either when
+/// the RPC opens or as the stream's first message. Whatever else comes first is kept for the sync.
+async fn open(
+    client: &Client,
+    request: &SubscribeRequest,
+) -> Result<
+    (
+        fabric_gnmi::client::Subscription,
+        Option<Result<SubscribeEvent, ClientError>>,
+    ),
+    ClientError,
+> {
+    let mut subscription = client.subscribe(request).await?;
+    match subscription.next_event().await {
+        Some(Err(e)) => Err(e),
+        first => Ok((subscription, first)),
     }
 }
 

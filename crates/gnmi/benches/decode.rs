@@ -53,6 +53,15 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
             flatten_json_ietf(black_box(&base), black_box(json.as_bytes()), &table)
         })
     });
+    // Encoding the same leaves back into one JSON_IETF document (a full
+    // replace at /interfaces/interface).
+    let leaves_vec = flatten_json_ietf(&base, json.as_bytes(), &table).unwrap_or_default();
+    if let Err(e) = fabric_gnmi::encode_json_ietf(&base, &leaves_vec) {
+        panic!("the fixture must encode: {e}");
+    }
+    g.bench_function("encode_10k_leaves", |b| {
+        b.iter(|| fabric_gnmi::encode_json_ietf(black_box(&base), black_box(&leaves_vec)))
+    });
     // Reference points: the share of JSON parsing and of the tree walk.
     g.bench_function("serde_json_parse_only", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(json.as_bytes())))

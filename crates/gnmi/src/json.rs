@@ -572,14 +572,19 @@ fn key_string(v: &Node<'_>) -> Option<CompactString> {
     }
 }
 
-/// Key value of a `serde_json` entry member, for matching list entries
-/// while encoding.
-fn json_key_string(v: &Json) -> Option<String> {
-    match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// Does the entry member `j` hold the key value `v` (path form)? Used to
+/// find list entries while encoding, without allocating for the common
+/// string and integer keys.
+fn json_key_eq(j: &Json, v: &str) -> bool {
+    match j {
+        Json::String(s) => s == v,
+        Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => is_canonical_int(v) && v.parse::<u64>().is_ok_and(|x| x == u),
+            (None, Some(i)) => is_canonical_int(v) && v.parse::<i64>().is_ok_and(|x| x == i),
+            _ => n.to_string() == v,
+        },
+        Json::Bool(b) => v == if *b { "true" } else { "false" },
+        _ => false,
     }
 }
 
@@ -636,6 +641,7 @@ pub fn encode_json_ietf_tree(base: &Path, leaves: &[Leaf]) -> Result<Json, JsonE
         }
         let rel = base
             .strip_prefix_of(&leaf.path)
+            .or_else(|| under_keyless_list(base, &leaf.path))
             .ok_or_else(|| JsonError::NotUnderBase {
                 leaf: leaf.path.clone(),
                 base: base.clone(),
@@ -646,6 +652,17 @@ pub fn encode_json_ietf_tree(base: &Path, leaves: &[Leaf]) -> Result<Json, JsonE
     Ok(root)
 }
 
+/// A base that names a list without keys (`/interfaces/interface`) holds
+/// its entries wrapped as `{"interface": [...]}`, the form targets answer a
+/// Get on such a path with (and [`flatten_json_ietf`] unwraps): the leaf's
+/// path relative to the base's parent, starting at the keyed list element.
+fn under_keyless_list(base: &Path, leaf: &Path) -> Option<Path> {
+    let last = base.last().filter(|e| e.keys.is_empty())?;
+    let rel = base.parent().strip_prefix_of(leaf)?;
+    let first = rel.elems.first()?;
+    (first.name == last.name && !first.keys.is_empty()).then_some(rel)
+}
+
 fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result<(), JsonError> {
     let Some((first, rest)) = rel.split_first() else {
         return merge(node, value, full);
@@ -654,9 +671,8 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         return Err(JsonError::Conflict { path: full.clone() });
     };
     if first.keys.is_empty() {
-        let child = map
-            .entry(first.name.clone())
-            .or_insert_with(|| Json::Object(Map::new()));
+        let child = member(map, &first.name, || Json::Object(Map::new()))
+            .ok_or_else(|| JsonError::Conflict { path: full.clone() })?;
         if rest.is_empty() {
             // A leaf: replace whatever placeholder is there, unless a subtree
             // already holds data.
@@ -675,18 +691,19 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         return insert(child, rest, value, full);
     }
     // A list entry: find it by keys or create it.
-    let list = map
-        .entry(first.name.to_string())
-        .or_insert_with(|| Json::Array(Vec::new()));
+    let list = member(map, &first.name, || Json::Array(Vec::new()))
+        .ok_or_else(|| JsonError::Conflict { path: full.clone() })?;
     let Json::Array(entries) = list else {
         return Err(JsonError::Conflict { path: full.clone() });
     };
-    let idx = entries.iter().position(|e| {
-        first.keys.iter().all(|(k, v)| {
-            e.get(k.as_str())
-                .and_then(json_key_string)
-                .is_some_and(|s| s == v.as_str())
-        })
+    // Search from the end: leaves usually arrive grouped by entry (sorted
+    // paths), so the entry is almost always the last one created, and a
+    // large list stays linear instead of quadratic.
+    let idx = entries.iter().rposition(|e| {
+        first
+            .keys
+            .iter()
+            .all(|(k, v)| e.get(k.as_str()).is_some_and(|j| json_key_eq(j, v)))
     });
     let idx = match idx {
         Some(i) => i,
@@ -700,6 +717,19 @@ fn insert(node: &mut Json, rel: &[PathElem], value: Json, full: &Path) -> Result
         }
     };
     insert(&mut entries[idx], rest, value, full)
+}
+
+/// The member `name` of `map`, created with `init` if absent. Looks up by
+/// `&str` first: `Map::entry` would allocate the key for every leaf.
+fn member<'m>(
+    map: &'m mut Map<String, Json>,
+    name: &str,
+    init: impl FnOnce() -> Json,
+) -> Option<&'m mut Json> {
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), init());
+    }
+    map.get_mut(name)
 }
 
 /// Merges `value` into `node`: objects merge member-wise, anything else
@@ -726,13 +756,23 @@ fn merge(node: &mut Json, value: Json, full: &Path) -> Result<(), JsonError> {
     }
 }
 
+/// `-?(0|[1-9][0-9]*)` without `-0`: the only spelling an integer key has
+/// after a round trip through a JSON number.
+fn is_canonical_int(v: &str) -> bool {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && v != "-0"
+}
+
 fn key_json(v: &str) -> Json {
     // Keys such as vlan-id or subinterface index are integers in YANG; a
     // string there is rejected by strict targets. Names are rarely numeric.
     // Only the canonical decimal form: "010" or "+1" must stay strings, or
     // the key would change on the way back.
-    if let Ok(u) = v.parse::<u32>()
-        && u.to_string() == v
+    if is_canonical_int(v)
+        && let Ok(u) = v.parse::<u32>()
     {
         return Json::Number(u.into());
     }
@@ -1050,6 +1090,35 @@ mod tests {
             back.iter()
                 .any(|l| l.path == p("/interfaces/interface[name=Et1]/config/tpid"))
         );
+    }
+
+    #[test]
+    fn encoding_at_a_keyless_list_path_wraps_the_entries() {
+        let base = p("/interfaces/interface");
+        let leaves = vec![
+            Leaf::new(p("/interfaces/interface[name=Et1]/config/mtu"), 9214u64),
+            Leaf::new(p("/interfaces/interface[name=Et2]/config/mtu"), 1500u64),
+        ];
+        let tree = encode_json_ietf_tree(&base, &leaves).unwrap_or_default();
+        assert_eq!(
+            tree,
+            serde_json::json!({"interface": [
+                {"name": "Et1", "config": {"mtu": 9214}},
+                {"name": "Et2", "config": {"mtu": 1500}}
+            ]})
+        );
+        let bytes = serde_json::to_vec(&tree).unwrap_or_default();
+        let back = flatten_json_ietf(&base, &bytes, &KeyTable::default()).unwrap_or_default();
+        assert_eq!(back.len(), 4, "two mtu leaves and two key leaves: {back:?}");
+        // Entries whose key spelling differs from the JSON number stay apart.
+        let odd = vec![
+            Leaf::new(p("/vlans/vlan[vlan-id=10]/config/name"), "ten"),
+            Leaf::new(p("/vlans/vlan[vlan-id=010]/config/name"), "zero-ten"),
+        ];
+        let tree = encode_json_ietf_tree(&p("/vlans"), &odd).unwrap_or_default();
+        assert_eq!(tree["vlan"].as_array().map(Vec::len), Some(2));
+        assert_eq!(tree["vlan"][0]["vlan-id"], serde_json::json!(10));
+        assert_eq!(tree["vlan"][1]["vlan-id"], serde_json::json!("010"));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! the generated server trait.
 //!
 //! Features:
-//! - none: [`path`], [`value`], [`json`], [`backoff`]; no tonic, no prost, so
+//! - none: [`path`], [`value`], [`json`], [`notification`], [`rpc`],
+//!   [`backoff`]; no tonic, no prost, so
 //!   the drift engine can use the types without a network stack;
 //! - `proto`: generated messages (private) and the conversions between them
 //!   and the crate's types;

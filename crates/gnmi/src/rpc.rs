@@ -87,6 +87,29 @@ impl SetRequest {
     }
 }
 
+impl std::fmt::Display for SetRequest {
+    /// One line per operation, in the order the target applies them
+    /// (deletes, replaces, updates, union-replaces); paths joined with the
+    /// prefix. For plans and logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let prefix = self.prefix.clone().unwrap_or_default();
+        let full = |p: &Path| prefix.join(p).unwrap_or_else(|_| p.clone());
+        for d in &self.deletes {
+            writeln!(f, "delete        {}", full(d))?;
+        }
+        for (label, ops) in [
+            ("replace      ", &self.replaces),
+            ("update       ", &self.updates),
+            ("union_replace", &self.union_replaces),
+        ] {
+            for (p, v) in ops {
+                writeln!(f, "{label} {} = {v}", full(p))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The operation an `UpdateResult` reports on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SetOperation {
@@ -226,5 +249,34 @@ impl SubscribeRequest {
                 .collect(),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_request_prints_one_line_per_operation() {
+        let p = |s: &str| -> Path { s.parse().unwrap_or_default() };
+        let req = SetRequest {
+            prefix: Some(p("/interfaces")),
+            deletes: vec![p("/interface[name=Et3]")],
+            replaces: vec![(
+                p("/interface[name=Et1]/config"),
+                Value::JsonIetf("{\"mtu\":9214}".into()),
+            )],
+            updates: vec![(
+                p("/interface[name=Et2]/config/description"),
+                Value::from("uplink"),
+            )],
+            union_replaces: vec![],
+        };
+        assert_eq!(
+            req.to_string(),
+            "delete        /interfaces/interface[name=Et3]\n\
+             replace       /interfaces/interface[name=Et1]/config = {\"mtu\":9214}\n\
+             update        /interfaces/interface[name=Et2]/config/description = \"uplink\"\n"
+        );
     }
 }

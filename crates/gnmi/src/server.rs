@@ -15,6 +15,11 @@ pub use crate::proto::gnmi::{
     SubscriptionMode, TypedValue, Update, UpdateResult, get_request, subscribe_request,
     subscribe_response, subscription_list, typed_value, update_result,
 };
+/// Deprecated wire messages, still exported so a simulator can inject what
+/// old or broken targets send (fault injection): the in-band `Error` and the
+/// pre-0.3 untyped `Value`.
+#[allow(deprecated)]
+pub use crate::proto::gnmi::{Error as ProtoError, QosMarking, Value as ProtoValue};
 pub use crate::proto::gnmi_ext;
 
 /// gNMI service version this crate implements (the `gnmi_service` option of

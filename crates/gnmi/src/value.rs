@@ -268,6 +268,34 @@ impl Value {
         }
     }
 
+    /// A string that is equal for two values exactly when
+    /// [`Value::semantic_eq`] says they are equal: use it to hash or
+    /// fingerprint observed values (`Uint(5)` and `String("5")` give the
+    /// same key). Not meant for display.
+    pub fn canonical_key(&self) -> String {
+        if let Value::LeafList(items) = self {
+            let keys: Vec<String> = items.iter().map(Value::canonical_key).collect();
+            // A JSON array of strings cannot be confused with a scalar key.
+            return format!("l:{}", serde_json::Value::from(keys));
+        }
+        match self.canonical() {
+            Some(Canon::Num(d)) => format!("n:{d}"),
+            Some(Canon::BigUint(u)) => format!("n:{u}"),
+            Some(Canon::Text(t)) => format!("s:{t}"),
+            Some(Canon::Bool(b)) => format!("b:{b}"),
+            Some(Canon::Empty) => "e:".to_string(),
+            Some(Canon::Bytes(b)) => format!("x:{}", hex(&b)),
+            None => match self {
+                Value::Json(s) => format!("j:{s}"),
+                Value::JsonIetf(s) => format!("i:{s}"),
+                Value::Any { type_url, value } => format!("a:{}:{type_url}", hex(value)),
+                Value::ProtoBytes(b) => format!("p:{}", hex(b)),
+                // Every other variant has a canonical form above.
+                other => format!("?:{other:?}"),
+            },
+        }
+    }
+
     /// A canonical scalar form used by [`Value::semantic_eq`].
     fn canonical(&self) -> Option<Canon> {
         Some(match self {
@@ -310,6 +338,10 @@ enum Canon {
     Bool(bool),
     Empty,
     Bytes(Vec<u8>),
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Exact decimal form of an f64 when it has a short one (`1.5` → 15/10).
@@ -486,7 +518,34 @@ mod tests {
         assert_eq!(Encoding::from_i32(9), Encoding::Unknown(9));
     }
 
+    fn arb_mixed() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            (0u64..20).prop_map(Value::Uint),
+            (-20i64..20).prop_map(Value::Int),
+            (0u64..20).prop_map(|u| Value::String(u.to_string())),
+            (-20i64..20, 0u32..3)
+                .prop_map(|(digits, precision)| Value::Decimal(Decimal64 { digits, precision })),
+            prop_oneof![Just(0.5f64), Just(1.0), Just(2.5), Just(-1.5)].prop_map(Value::Double),
+            prop_oneof![Just("1.50"), Just("up"), Just("true"), Just("0.5")]
+                .prop_map(|s| Value::String(s.into())),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Empty),
+            prop_oneof![Just("{}"), Just("[1]")].prop_map(|s| Value::JsonIetf(s.into())),
+        ];
+        prop_oneof![
+            4 => scalar.clone(),
+            1 => prop::collection::vec(scalar, 0..3).prop_map(Value::LeafList),
+        ]
+    }
+
     proptest! {
+        // canonical_key is a faithful key for semantic_eq, over values chosen
+        // to collide often (numbers in several forms, numeric strings).
+        #[test]
+        fn canonical_key_agrees_with_semantic_eq(a in arb_mixed(), b in arb_mixed()) {
+            prop_assert_eq!(a.semantic_eq(&b), a.canonical_key() == b.canonical_key(), "{:?} vs {:?}", a, b);
+        }
+
         #[test]
         fn decimal_round_trip(digits in any::<i64>(), precision in 0u32..=18) {
             let d = Decimal64 { digits, precision };

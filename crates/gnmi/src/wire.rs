@@ -852,6 +852,47 @@ mod rpc_tests {
     }
 
     #[test]
+    fn get_request_round_trips_with_type_encoding_and_target() {
+        let req = rpc::GetRequest {
+            prefix: Some("openconfig:/interfaces".parse().unwrap_or_default()),
+            paths: vec![
+                "/interface[name=Et1]/config".parse().unwrap_or_default(),
+                "/interface[name=Et2]/state/counters"
+                    .parse()
+                    .unwrap_or_default(),
+            ],
+            data_type: rpc::DataType::Config,
+            encoding: Encoding::Json,
+            use_models: vec![rpc::ModelData {
+                name: "openconfig-interfaces".into(),
+                ..Default::default()
+            }],
+        };
+        let pbreq = get_to_proto(&req, Some("leaf1"));
+        assert_eq!(pbreq.r#type, 1);
+        assert_eq!(pbreq.encoding, 0);
+        assert_eq!(
+            pbreq
+                .prefix
+                .as_ref()
+                .map(|p| (p.origin.as_str(), p.target.as_str())),
+            Some(("openconfig", "leaf1"))
+        );
+        assert_eq!(rpc::GetRequest::try_from(&pbreq).ok(), Some(req));
+        // No prefix but a target: the prefix carries only the target.
+        let bare = get_to_proto(&rpc::GetRequest::default(), Some("leaf1"));
+        assert_eq!(
+            bare.prefix.map(|p| (p.elem.len(), p.target)),
+            Some((0, "leaf1".to_string()))
+        );
+        assert!(
+            get_to_proto(&rpc::GetRequest::default(), None)
+                .prefix
+                .is_none()
+        );
+    }
+
+    #[test]
     fn set_request_round_trips_and_response_joins_prefix() {
         let p = |s: &str| -> Path { s.parse().unwrap_or_default() };
         let req = rpc::SetRequest {

@@ -478,3 +478,22 @@ async fn call_timeout_and_connect_errors_are_typed() {
         other => panic!("expected a Connect error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn stream_error_ends_the_subscription_with_a_transient_status() {
+    let (addr, _target) = start(None).await;
+    let c = client(addr).await;
+    let req = SubscribeRequest::stream(vec![rpc::Subscription::on_change(p("/inject-abort"))]);
+    let mut sub = c.subscribe(&req).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next(&mut sub).await, SubscribeEvent::SyncResponse);
+    let err = match tokio::time::timeout(Duration::from_secs(5), sub.next_event()).await {
+        Ok(Some(Err(e))) => e,
+        other => panic!("expected the stream error, got {other:?}"),
+    };
+    assert_eq!(err.code(), Some(tonic::Code::Unavailable));
+    assert!(err.to_string().contains("target restarting"));
+    assert!(err.is_transient(), "a reconnect should follow");
+    assert!(sub.next_event().await.is_none(), "nothing after the error");
+    // The connection itself is still fine for new calls.
+    assert!(c.capabilities().await.is_ok());
+}

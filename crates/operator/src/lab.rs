@@ -1,19 +1,34 @@
 //! `fabric-operator lab`: the lab fabric, with no cluster.
 //!
-//! Today it loads the lab's manifests (embedded from examples/fabric/manifests, or a directory),
-//! refuses what an API server would refuse, resolves each device's DriftPolicy, and prints the
-//! fabric. Live gNMI sessions against fabric-sim and drift events join it with the engine.
+//! It loads the lab's manifests (embedded from examples/fabric, or a directory), refuses what an
+//! API server would refuse, resolves each device's DriftPolicy, starts fabric-sim in-process
+//! with the lab topology, and runs the engine against it through the in-memory port: the same
+//! sessions, drift engine and episodes as in a cluster, shown as a live table.
 
-use std::{fmt::Write as _, fs, path::Path};
+use std::{
+    fmt::Write as _,
+    fs,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use anyhow::Context;
 use fabric_api::{
     DriftPolicy, FabricDevice,
+    k8s_openapi::api::core::v1::Secret,
     kube::ResourceExt,
     manifest::{self, Manifest},
     selection::policy_for,
     validation::Validator,
 };
+use fabric_engine::{
+    DeviceConfig, Engine, EngineOptions, Reachability, SyncState,
+    memory::{MemoryPort, MemoryState},
+};
+use fabric_sim::{Sim, SimHandle, topology::Topology};
+
+use crate::config::{ConfigError, device_config};
 
 include!(concat!(env!("OUT_DIR"), "/lab_manifests.rs"));
 
@@ -22,7 +37,7 @@ include!(concat!(env!("OUT_DIR"), "/lab_manifests.rs"));
 pub struct Lab {
     pub devices: Vec<FabricDevice>,
     pub policies: Vec<DriftPolicy>,
-    pub secrets: usize,
+    pub secrets: Vec<Secret>,
 }
 
 /// Namespace the lab's objects live in (they carry none, like manifests applied to a context).
@@ -72,13 +87,27 @@ impl Lab {
                         p.metadata.namespace = Some(LAB_NAMESPACE.into());
                         lab.policies.push(*p);
                     }
-                    Manifest::Secret(_) => lab.secrets += 1,
+                    Manifest::Secret(s) => lab.secrets.push(*s),
                     Manifest::DriftEvent(_) | Manifest::NetBoxSource(_) => {}
                 }
             }
         }
         lab.devices.sort_by_key(|d| d.name_any());
         Ok(lab)
+    }
+
+    /// What the engine watches for each device (its address as the manifest says).
+    pub fn device_configs(&self) -> Vec<(String, Result<DeviceConfig, ConfigError>)> {
+        let find_secret = |name: &str| self.secrets.iter().find(|s| s.name_any() == name).cloned();
+        self.devices
+            .iter()
+            .map(|d| {
+                (
+                    d.name_any(),
+                    device_config(d, find_secret, policy_for(d, &self.policies)),
+                )
+            })
+            .collect()
     }
 
     /// The fabric as a table, one device a line, with the policy in force for each.
@@ -125,20 +154,163 @@ impl Lab {
                     .to_owned(),
             ]);
         }
-        let widths: Vec<usize> = (0..rows[0].len())
-            .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for row in &rows {
-            let line: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| format!("{cell:<w$}"))
-                .collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        }
-        out
+        table(&rows)
     }
+}
+
+/// The embedded lab written to a fresh directory, laid out as in the repository, so fabric-sim's
+/// topology loader reads it like any other (its `fromFabricDevice` paths are relative).
+pub fn write_embedded(dir: &Path) -> anyhow::Result<PathBuf> {
+    for (name, text) in LAB_MANIFESTS {
+        let path = dir.join("manifests").join(name);
+        fs::create_dir_all(path.parent().expect("a file has a parent"))?;
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let topology = dir.join("topology.yaml");
+    fs::write(&topology, LAB_TOPOLOGY)?;
+    Ok(topology)
+}
+
+/// The lab running: fabric-sim serving the devices, the engine watching them.
+pub struct LiveLab {
+    pub sim: SimHandle,
+    pub engine: Engine<MemoryPort>,
+    pub port: Arc<MemoryPort>,
+    pub lab: Lab,
+}
+
+impl LiveLab {
+    /// Serves `topology` and watches every device of `lab`. Each device's address is taken
+    /// from the simulator (so a topology with ephemeral ports works too).
+    pub async fn start(
+        lab: Lab,
+        topology: Topology,
+        options: EngineOptions,
+    ) -> anyhow::Result<LiveLab> {
+        let sim = Sim::start(topology, "127.0.0.1".parse().expect("an IP"))
+            .await
+            .context("starting fabric-sim (is another lab already running on the lab ports?)")?;
+        let port = Arc::new(MemoryPort::new());
+        let engine = Engine::new(port.clone(), options);
+        for (name, config) in lab.device_configs() {
+            let mut config = config.with_context(|| format!("device {name}"))?;
+            let addr: SocketAddr = sim
+                .addr(&name)
+                .with_context(|| format!("the topology has no device {name}"))?;
+            config.target.address = addr.to_string();
+            engine.apply(config).await;
+        }
+        Ok(LiveLab {
+            sim,
+            engine,
+            port,
+            lab,
+        })
+    }
+
+    /// Waits until every device has synced once.
+    pub async fn wait_synced(&self, timeout: std::time::Duration) -> anyhow::Result<MemoryState> {
+        let count = self.lab.devices.len();
+        Ok(self
+            .port
+            .wait_for("every lab device reachable and synced", timeout, |s| {
+                s.reports.len() == count && s.reports.values().all(|r| r.sync != SyncState::Unknown)
+            })
+            .await?)
+    }
+
+    pub async fn stop(self) {
+        self.engine.shutdown().await;
+        self.sim.shutdown().await;
+    }
+}
+
+/// The live view: one line per device, then the drift events, newest first.
+pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
+    let mut rows = vec![
+        [
+            "DEVICE",
+            "REACHABLE",
+            "SYNC",
+            "DRIFTS",
+            "POLICY",
+            "MODE",
+            "EVENT",
+        ]
+        .map(str::to_owned),
+    ];
+    for d in &lab.devices {
+        let key = fabric_engine::DeviceKey::new(d.namespace().unwrap_or_default(), d.name_any());
+        let Some(r) = state.reports.get(&key) else {
+            rows.push([
+                d.name_any(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+            continue;
+        };
+        let reachable = match &r.reachability {
+            Reachability::Reachable => "True".to_owned(),
+            Reachability::Unknown => "Unknown".to_owned(),
+            Reachability::Unreachable { reason, .. } => format!("False ({})", reason.as_str()),
+        };
+        let (sync, drifts) = match &r.sync {
+            SyncState::InSync => ("InSync", "0".to_owned()),
+            SyncState::Unknown => ("Unknown", "-".to_owned()),
+            SyncState::Drifted { count, .. } => ("Drifted", count.to_string()),
+        };
+        rows.push([
+            d.name_any(),
+            reachable,
+            sync.to_owned(),
+            drifts,
+            r.policy_name.clone().unwrap_or_else(|| "<none>".into()),
+            r.mode.as_str().to_owned(),
+            r.active_event.clone().unwrap_or_default(),
+        ]);
+    }
+    let mut out = table(&rows);
+    if !state.events.is_empty() {
+        let mut events =
+            vec![["EVENT", "DEVICE", "PATHS", "MODE", "PHASE", "FIRST PATH"].map(str::to_owned)];
+        for e in state.events.iter().rev().take(15) {
+            events.push([
+                e.name.clone(),
+                e.record.device.name.clone(),
+                e.record.drift.len().to_string(),
+                e.record.mode.as_str().to_owned(),
+                e.phase.as_str().to_owned(),
+                e.record
+                    .drift
+                    .first()
+                    .map(|d| d.path.to_string())
+                    .unwrap_or_default(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&table(&events));
+    }
+    out
+}
+
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
@@ -165,7 +337,7 @@ mod tests {
         let lab = Lab::embedded().unwrap();
         assert_eq!(lab.devices.len(), 10);
         assert_eq!(lab.policies.len(), 3);
-        assert_eq!(lab.secrets, 1);
+        assert_eq!(lab.secrets.len(), 1);
         let from_disk = Lab::from_dir(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fabric/manifests"),
         )

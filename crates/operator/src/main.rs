@@ -47,19 +47,29 @@ enum Command {
         #[arg(long, env = "POD_NAME")]
         identity: Option<String>,
     },
-    /// The lab fabric (2 spines, 8 leaves), no cluster needed.
+    /// The lab fabric (2 spines, 8 leaves) on a simulated fabric, no cluster needed.
     Lab {
         /// A directory of manifests to use instead of the built-in lab (examples/fabric/manifests).
-        #[arg(long)]
+        #[arg(long, requires = "topology")]
         manifests: Option<PathBuf>,
+        /// fabric-sim topology for --manifests (the built-in lab's is examples/fabric/topology.yaml).
+        #[arg(long)]
+        topology: Option<PathBuf>,
+        /// Address of fabric-sim's fault-injection endpoint.
+        #[arg(long, default_value = "127.0.0.1:16000")]
+        control: SocketAddr,
+        /// Print the fabric once every device has synced, then exit.
+        #[arg(long)]
+        once: bool,
     },
     /// Print the CustomResourceDefinitions as one YAML stream (for `kubectl apply -f -`).
     Crds,
 }
 
-fn init_logging(json: bool) {
+/// Logs to stderr; `RUST_LOG` overrides `default` (the lab keeps its screen for the live view).
+fn init_logging(json: bool, default: &str) {
     let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -148,6 +158,84 @@ async fn run(
     Ok(())
 }
 
+async fn run_lab(
+    manifests: Option<PathBuf>,
+    topology: Option<PathBuf>,
+    control: SocketAddr,
+    once: bool,
+) -> anyhow::Result<()> {
+    let (lab, topology_path) = match (manifests, topology) {
+        (Some(dir), Some(topology)) => (lab::Lab::from_dir(&dir)?, topology),
+        _ => {
+            let dir = std::env::temp_dir().join(format!("fabric-lab-{}", std::process::id()));
+            let topology = lab::write_embedded(&dir)?;
+            (lab::Lab::embedded()?, topology)
+        }
+    };
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "lab fabric: {} devices, {} policies; every manifest passed the CRD schemas and rules",
+        lab.devices.len(),
+        lab.policies.len()
+    )?;
+    let topology = fabric_sim::topology::Topology::load(&topology_path)
+        .with_context(|| format!("loading {}", topology_path.display()))?;
+    let options = fabric_engine::EngineOptions {
+        // The lab's BGP subtrees refuse ON_CHANGE like EOS; sample them often enough to watch.
+        sample_interval: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let mut live = lab::LiveLab::start(lab, topology, options).await?;
+    let control = live.sim.serve_control(control).await?;
+    for device in live.sim.devices() {
+        writeln!(
+            out,
+            "  {:<8} gNMI {} (admin/admin, plaintext)",
+            device.name(),
+            device.addr()
+        )?;
+    }
+    writeln!(
+        out,
+        "fabric-sim fault injection: http://{control}/devices\n"
+    )?;
+    let state = live.wait_synced(std::time::Duration::from_secs(60)).await?;
+    if once {
+        out.write_all(lab::render_live(&live.lab, &state).as_bytes())?;
+        live.stop().await;
+        return Ok(());
+    }
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut shown = String::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let view = lab::render_live(&live.lab, &live.port.snapshot());
+        if view != shown {
+            if tty {
+                // Clear the screen and draw from the top.
+                write!(out, "\x1b[2J\x1b[H")?;
+            }
+            writeln!(out, "{view}")?;
+            if tty {
+                writeln!(
+                    out,
+                    "(Ctrl-C to stop; change a device with any gNMI client, see README)"
+                )?;
+            }
+            out.flush()?;
+            shown = view;
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+        }
+    }
+    live.stop().await;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
@@ -159,28 +247,19 @@ fn main() -> anyhow::Result<()> {
             lease_namespace,
             identity,
         } => {
-            init_logging(cli.log_json);
+            init_logging(cli.log_json, "info");
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(run(http_addr, leader_elect, lease_namespace, identity))?;
         }
-        Command::Lab { manifests } => {
-            let lab = match &manifests {
-                Some(dir) => lab::Lab::from_dir(dir)?,
-                None => lab::Lab::embedded()?,
-            };
-            writeln!(
-                stdout,
-                "lab fabric: {} devices, {} policies, {} secrets; every manifest passed the CRD schemas and rules\n",
-                lab.devices.len(),
-                lab.policies.len(),
-                lab.secrets
-            )?;
-            stdout.write_all(lab.render().as_bytes())?;
-            writeln!(
-                stdout,
-                "\nNot yet live: gNMI sessions to fabric-sim, drift detection and drift events arrive with \
-                 the engine; until then the lab shows the intent and the policy in force for each device."
-            )?;
+        Command::Lab {
+            manifests,
+            topology,
+            control,
+            once,
+        } => {
+            init_logging(cli.log_json, "warn");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(run_lab(manifests, topology, control, once))?;
         }
     }
     Ok(())

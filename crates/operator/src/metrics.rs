@@ -18,7 +18,8 @@ use prometheus_client::{
 pub struct Metrics {
     registry: Registry,
     api_writes: Family<Vec<(String, String)>, Counter>,
-    /// Notification received → status written, seconds.
+    /// A device change reaching the port (right after its notification is evaluated) → its
+    /// status written, seconds.
     pub detection_latency: Histogram,
 }
 
@@ -83,7 +84,7 @@ impl Metrics {
             Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
         registry.register(
             "fabric_detection_latency_seconds",
-            "time from a drifting notification to the status write",
+            "time from a device change reaching the Kubernetes adapter to its status write",
             detection_latency.clone(),
         );
         registry.register_collector(Box::new(EngineCollector(engine)));

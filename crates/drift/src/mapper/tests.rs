@@ -607,6 +607,24 @@ fn strict_mode_owns_the_lists_of_named_things() {
             "{expected} not owned: {lists:#?}"
         );
     }
+    // Not owned: address families (EOS reports default-activated ones) and IPv6 addresses of
+    // interfaces without intended IPv6 (link-local addresses).
+    assert!(
+        !lists.iter().any(|l| l.ends_with("/afi-safi")),
+        "{lists:#?}"
+    );
+    assert!(
+        !lists
+            .iter()
+            .any(|l| l.contains("Vlan10") && l.contains("ipv6")),
+        "{lists:#?}"
+    );
+    assert!(
+        lists
+            .iter()
+            .any(|l| l.contains("Ethernet1") && l.contains("ipv6")),
+        "{lists:#?}"
+    );
 }
 
 /// The generated table of docs/yang-paths.md.

@@ -109,6 +109,25 @@ fn incremental_updates_report_only_what_changed() {
     );
     let first = t.fingerprint();
     assert!(first.is_some());
+    assert_eq!(
+        serde_json::to_value(&t.drift()[0]).unwrap_or_default(),
+        serde_json::json!({"path": MTU, "kind": "Modified", "expected": 9214, "actual": 1500})
+    );
+    let text = t.plan(Strategy::Minimal).render();
+    assert!(
+        text.contains(&format!("~ update  {MTU}: 1500 -> 9214")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: 0 to delete, 0 to replace, 1 to update."),
+        "{text}"
+    );
+    let plan = serde_json::to_value(t.plan(Strategy::Minimal)).unwrap_or_default();
+    assert_eq!(
+        plan["updates"][0],
+        serde_json::json!({"path": MTU, "value": 9214})
+    );
+    assert_eq!(plan["strategy"], "minimal");
     // Another wrong value: the same item changes.
     let delta = t.apply(&[Leaf::new(p(MTU), Value::from("9000"))], &[]);
     assert!(delta.added.is_empty() && delta.cleared.is_empty());
@@ -277,7 +296,7 @@ fn excluded_leaves_are_never_reported_nor_touched() {
         .unwrap_or_else(|e| panic!("{e}"));
     t.apply(&updates, &deletes);
     assert!(t.drift().is_empty(), "{:?}", t.drift());
-    assert_eq!(t.observed(&p(DESC)), Some(&Value::from("changed by hand")));
+    assert_eq!(t.observed(&p(DESC)), Some(Value::from("changed by hand")));
 }
 
 #[test]
@@ -387,4 +406,157 @@ fn resync_and_spec_change() {
         ),
         "{unexpected:?}"
     );
+}
+
+#[test]
+fn json_subtrees_are_flattened_and_bad_ones_reported() {
+    let mut t = synced(desired(Ownership::Merge, &[]));
+    let blob = r#"{"openconfig-interfaces:mtu": 1500, "description": "to spine1 Ethernet1"}"#;
+    let delta = t.apply(
+        &[Leaf::new(
+            p("/interfaces/interface[name=Ethernet1]/config"),
+            Value::JsonIetf(blob.into()),
+        )],
+        &[],
+    );
+    assert_eq!(delta.added.len(), 1);
+    assert_eq!(delta.added[0].path, p(MTU));
+    let delta = t.apply(
+        &[
+            Leaf::new(
+                p("/interfaces/interface[name=Ethernet1]/config"),
+                Value::JsonIetf("{\"mtu\": ".into()),
+            ),
+            Leaf::new(p(MTU), 9214u64),
+        ],
+        &[],
+    );
+    // The bad blob is reported; the good leaf in the same notification still counts.
+    assert_eq!(delta.cleared, vec![p(MTU)]);
+    let (errors, total) = t.take_errors();
+    assert_eq!(total, 1);
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("/interfaces/interface[name=Ethernet1]/config"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(t.take_errors().1, 0);
+}
+
+#[test]
+fn nodes_stay_small() {
+    // The per-leaf memory budget (README, benches) rests on these sizes.
+    assert!(
+        std::mem::size_of::<Stored>() <= 24,
+        "{}",
+        std::mem::size_of::<Stored>()
+    );
+    assert!(
+        std::mem::size_of::<Node>() <= 48,
+        "{}",
+        std::mem::size_of::<Node>()
+    );
+}
+
+#[test]
+fn wide_lists_use_the_index_and_agree_with_a_full_diff() {
+    let (mut intent, raw) = leaf1();
+    for id in 100..160u16 {
+        intent.vlans.push(crate::intent::Vlan {
+            id,
+            name: Some(format!("v{id}")),
+        });
+    }
+    let d = Desired::compile(Platform::Eos, &intent, &raw, Ownership::Strict, &[], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = synced(d.clone());
+    let vlan = |id: u16| {
+        p(&format!(
+            "/network-instances/network-instance[name=default]/vlans/vlan[vlan-id={id}]"
+        ))
+    };
+    // Delete 20 entries (some before, some after the list got its index), add 30 unexpected ones,
+    // put 10 of the deleted back, delete a few unexpected ones again.
+    let deletes: Vec<Path> = (100..120).map(vlan).collect();
+    t.apply(&[], &deletes);
+    let extra: Vec<Leaf> = (200..230)
+        .map(|id| {
+            Leaf::new(
+                vlan(id).push_name("config").push_name("vlan-id"),
+                u64::from(id),
+            )
+        })
+        .collect();
+    t.apply(&extra, &[]);
+    let back: Vec<Leaf> = in_sync(&d)
+        .into_iter()
+        .filter(|l| (100..110).any(|id| vlan(id).is_prefix_of(&l.path)))
+        .collect();
+    t.apply(&back, &[]);
+    t.apply(&[], &[vlan(200), vlan(229)]);
+    assert!(
+        t.observed(&vlan(150).push_name("config").push_name("name"))
+            .is_some()
+    );
+    // A fresh tracker fed the resulting state sees the same drift.
+    let mut state: Vec<Leaf> = in_sync(&d)
+        .into_iter()
+        .filter(|l| !(110..120).any(|id| vlan(id).is_prefix_of(&l.path)))
+        .collect();
+    state.extend(
+        extra
+            .into_iter()
+            .filter(|l| !vlan(200).is_prefix_of(&l.path) && !vlan(229).is_prefix_of(&l.path)),
+    );
+    let mut fresh = DriftTracker::new(d);
+    fresh.apply(&state, &[]);
+    fresh.full_diff();
+    assert_eq!(t.drift(), fresh.drift());
+    let kinds = |k: DriftKind| t.drift().iter().filter(|i| i.kind == k).count();
+    assert_eq!(kinds(DriftKind::Unexpected), 28);
+    assert_eq!(
+        kinds(DriftKind::Missing),
+        20,
+        "vlan-id and name of 10 VLANs"
+    );
+    assert!(t.full_diff().is_empty());
+}
+
+#[test]
+fn a_resync_reports_against_the_drift_reported_before() {
+    let d = desired(Ownership::Strict, &[]);
+    let mut t = synced(d.clone());
+    let vlan99 = p("/network-instances/network-instance[name=default]/vlans/vlan[vlan-id=99]");
+    let rogue = [Leaf::new(
+        vlan99.clone().push_name("config").push_name("vlan-id"),
+        99u64,
+    )];
+    assert_eq!(t.apply(&rogue, &[]).added.len(), 1);
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    // Reconnect; during the initial sync the device deletes VLAN 99 and sends everything else.
+    t.reset_observed();
+    let mut sync = in_sync(&d);
+    sync.extend(rogue.iter().cloned());
+    assert!(t.apply(&sync, &[]).is_empty());
+    assert!(t.apply(&[], std::slice::from_ref(&vlan99)).is_empty());
+    // Until the full diff, the drift reported before stands.
+    assert_eq!(t.drift().len(), 2);
+    let delta = t.full_diff();
+    assert_eq!(delta.cleared, vec![p(MTU), vlan99]);
+    assert!(t.drift().is_empty());
+    // A spec change while syncing reports at the full diff, against the set reported before.
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    t.reset_observed();
+    let (mut intent, raw) = leaf1();
+    intent.interfaces[0].mtu = Some(1500);
+    let d2 = Desired::compile(Platform::Eos, &intent, &raw, Ownership::Strict, &[], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.set_desired(d2).is_empty());
+    t.apply(&sync, &[]);
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    let delta = t.full_diff();
+    assert_eq!(delta.cleared, vec![p(MTU)], "1500 is now intended");
+    assert_eq!(delta.added.len(), 1, "VLAN 99 is back: {:?}", delta.added);
 }

@@ -4,7 +4,8 @@
 //! subscriptions. fabric-sim is the full simulator; this stays small.
 //!
 //! Test hooks: a Get of `/slow` answers after two seconds; a subscription to
-//! `/inject-malformed` first receives two undecodable notifications.
+//! `/inject-malformed` first receives two undecodable notifications; one to
+//! `/inject-abort` ends with UNAVAILABLE after its sync.
 
 #![allow(dead_code)]
 
@@ -283,6 +284,11 @@ impl GNmi for Target {
                 .first()
                 .is_some_and(|e| e.name == "inject-malformed")
         });
+        // Test hook: a subscription to /inject-abort ends with UNAVAILABLE
+        // right after its sync, as a restarting target does.
+        let abort = pats
+            .iter()
+            .any(|p| p.elems.first().is_some_and(|e| e.name == "inject-abort"));
         tokio::spawn(async move {
             if inject {
                 #[allow(deprecated)]
@@ -317,6 +323,10 @@ impl GNmi for Target {
                 if tx.send(Ok(r)).await.is_err() {
                     return;
                 }
+            }
+            if abort {
+                let _ = tx.send(Err(Status::unavailable("target restarting"))).await;
+                return;
             }
             match sub.mode {
                 ListMode::Once => {}

@@ -138,6 +138,14 @@ fn json_of(value: &Value) -> serde_json::Value {
         .unwrap_or_else(|_| serde_json::Value::String(value.to_string()))
 }
 
+/// The name of an episode's DriftEvent. Deterministic, so a create retried after a timeout
+/// finds the first one (409) instead of making a duplicate, as `generateName` would.
+pub fn event_name(device: &str, fingerprint: &str, detected_at: jiff::Timestamp) -> String {
+    let device: String = device.chars().take(220).collect();
+    let short: String = fingerprint.chars().take(10).collect();
+    format!("{device}-{short}-{}", detected_at.as_second())
+}
+
 /// The DriftEvent object for a new episode, owned by its FabricDevice (deleted with it).
 pub fn drift_event(record: &EventRecord, device: &FabricDevice) -> DriftEvent {
     let labels = BTreeMap::from([
@@ -182,7 +190,11 @@ pub fn drift_event(record: &EventRecord, device: &FabricDevice) -> DriftEvent {
     };
     DriftEvent {
         metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", device.name_any())),
+            name: Some(event_name(
+                &device.name_any(),
+                &record.fingerprint,
+                record.detected_at,
+            )),
             namespace: device.namespace(),
             labels: Some(labels),
             owner_references: Some(vec![owner]),

@@ -44,10 +44,11 @@ fn port_error(what: &str, e: impl std::fmt::Display) -> PortError {
     PortError(format!("{what}: {e}"))
 }
 
-/// Per device: the newest report not yet written, and the status last written.
+/// Per device: the newest report not yet written (and when the oldest change it carries
+/// arrived), and the status last written.
 #[derive(Default)]
 struct DeviceSlot {
-    pending: Option<DeviceReport>,
+    pending: Option<(DeviceReport, tokio::time::Instant)>,
     written: Option<FabricDeviceStatus>,
 }
 
@@ -84,11 +85,13 @@ impl KubePort {
         self.slots().remove(device);
     }
 
-    /// Writes the status for one device, if it differs from what was last written.
+    /// Writes the status for one device, if it differs from what was last written; the
+    /// detection latency is observed from `since`, when the change reached the port.
     async fn write_status(
         &self,
         device: &DeviceKey,
         report: DeviceReport,
+        since: tokio::time::Instant,
     ) -> Result<(), PortError> {
         let api: Api<FabricDevice> = Api::namespaced(self.client.clone(), &device.namespace);
         let written = self.slots().get(device).and_then(|s| s.written.clone());
@@ -122,6 +125,9 @@ impl KubePort {
                 .await
                 .map_err(|e| port_error("writing the device status", e))?;
             self.metrics.api_write("status");
+            self.metrics
+                .detection_latency
+                .observe(since.elapsed().as_secs_f64());
             debug!(device = %device, "status written");
         }
         if let Some(slot) = self.slots().get_mut(device) {
@@ -216,13 +222,13 @@ async fn status_writer(strong: Arc<KubePort>) {
                 }
             }
         }
-        for (key, report) in due {
+        for (key, (report, since)) in due {
             last_write.insert(key.clone(), now);
-            if let Err(e) = strong.write_status(&key, report.clone()).await {
+            if let Err(e) = strong.write_status(&key, report.clone(), since).await {
                 warn!(device = %key, error = %e, "status write failed; retrying");
                 // Keep the newest report: put this one back unless a newer one arrived.
                 if let Some(slot) = strong.slots().get_mut(&key) {
-                    slot.pending.get_or_insert(report);
+                    slot.pending.get_or_insert((report, since));
                 }
             }
         }
@@ -241,7 +247,16 @@ async fn status_writer(strong: Arc<KubePort>) {
 
 impl Port for KubePort {
     async fn report(&self, device: &DeviceKey, report: &DeviceReport) {
-        self.slots().entry(device.clone()).or_default().pending = Some(report.clone());
+        {
+            let mut slots = self.slots();
+            let slot = slots.entry(device.clone()).or_default();
+            // Coalesced reports keep the arrival time of the oldest unwritten change.
+            let since = slot
+                .pending
+                .as_ref()
+                .map_or_else(tokio::time::Instant::now, |(_, t)| *t);
+            slot.pending = Some((report.clone(), since));
+        }
         self.wake.notify_one();
     }
 
@@ -292,12 +307,14 @@ impl Port for KubePort {
             .get(&device.name)
             .await
             .map_err(|e| port_error("reading the device for the event's owner", e))?;
-        let created = api
-            .create(&PostParams::default(), &drift_event(record, &owner))
-            .await
-            .map_err(|e| port_error("creating the drift event", e))?;
-        self.metrics.api_write("driftevent");
-        let name = created.name_any();
+        let event = drift_event(record, &owner);
+        let name = event.name_any();
+        match api.create(&PostParams::default(), &event).await {
+            Ok(_) => self.metrics.api_write("driftevent"),
+            // Our own earlier attempt got through (a retry after a timeout): same episode.
+            Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(port_error("creating the drift event", e)),
+        }
         // The status subresource ignores status on create: the phase is its own write.
         self.set_event_phase(&device.namespace, &name, record.phase, None)
             .await?;

@@ -1,0 +1,168 @@
+//! The Kubernetes port against an in-memory API server (kube-fake-client): DriftEvents are
+//! created once per episode with their owner and labels, phases are written to the status
+//! subresource, and device status is written by server-side apply only when it changes.
+
+use std::{sync::Arc, time::Duration};
+
+use fabric_api::{
+    DriftEvent, FabricDevice,
+    event::{DEVICE_LABEL, FINGERPRINT_LABEL, Phase as ApiPhase},
+    kube::{Api, ResourceExt},
+};
+use fabric_drift::{DriftItem, DriftKind, Plan, policy::Mode};
+use fabric_engine::{
+    DeviceKey, DeviceReport, EventRecord, Phase, Port, Reachability, Stats, SyncState,
+};
+use fabric_operator::{k8s::port::KubePort, metrics::Metrics};
+use kube_fake_client::ClientBuilder;
+
+const LEAF: &str = "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: FabricDevice
+metadata: {name: leaf1, namespace: lab, uid: 6f1c2d3e-0000-4000-8000-000000000001}
+spec:
+  target: {address: '127.0.0.1:16011', tls: {mode: insecure}}
+";
+
+fn record(fingerprint: &str) -> EventRecord {
+    EventRecord {
+        device: DeviceKey::new("lab", "leaf1"),
+        policy: Some("leaves-approve".into()),
+        mode: Mode::Approve,
+        fingerprint: fingerprint.into(),
+        detected_at: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        drift: vec![DriftItem {
+            path: "/interfaces/interface[name=Ethernet1]/config/mtu"
+                .parse()
+                .unwrap(),
+            kind: DriftKind::Modified,
+            expected: Some(fabric_gnmi::Value::Uint(9214)),
+            actual: Some(fabric_gnmi::Value::Uint(1500)),
+        }],
+        plan: Plan::default(),
+        strategy: Default::default(),
+        phase: Phase::Pending,
+        keep: 20,
+    }
+}
+
+async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>)> {
+    let device: FabricDevice = serde_yaml::from_str(LEAF)?;
+    let client = ClientBuilder::new()
+        .with_resource::<FabricDevice>()
+        .with_status_subresource::<FabricDevice>()
+        .with_resource::<DriftEvent>()
+        .with_status_subresource::<DriftEvent>()
+        .with_object(device)
+        .build()
+        .await?;
+    let metrics = Arc::new(Metrics::new(Arc::new(Stats::default())));
+    let port = KubePort::start(client.clone(), metrics.clone());
+    Ok((client, port, metrics))
+}
+
+#[tokio::test]
+async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_nothing()
+-> anyhow::Result<()> {
+    let (client, port, _) = setup().await?;
+    let fp = "ab".repeat(32);
+    let name = port.open_event(&record(&fp)).await?;
+    let again = port.open_event(&record(&fp)).await?;
+    assert_eq!(name, again, "idempotent per fingerprint");
+
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let list = events.list(&Default::default()).await?;
+    assert_eq!(list.items.len(), 1);
+    let event = &list.items[0];
+    assert_eq!(event.labels()[DEVICE_LABEL], "leaf1");
+    assert_eq!(event.labels()[FINGERPRINT_LABEL], &fp[..32]);
+    let owner = &event.owner_references()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("FabricDevice", "leaf1")
+    );
+    assert_eq!(owner.controller, Some(true));
+    assert_eq!(event.spec.fingerprint, fp);
+    assert_eq!(event.spec.path_count, 1);
+    assert_eq!(event.spec.drifts[0].expected, Some(serde_json::json!(9214)));
+    assert_eq!(
+        event.status.as_ref().and_then(|s| s.phase),
+        Some(ApiPhase::Pending)
+    );
+
+    // Open events are what a restarted engine adopts.
+    let open = port.open_events(&DeviceKey::new("lab", "leaf1")).await?;
+    assert_eq!(open, vec![(name.clone(), fp.clone())]);
+
+    port.close_event(
+        &DeviceKey::new("lab", "leaf1"),
+        &name,
+        Phase::Superseded,
+        "DriftChanged",
+    )
+    .await?;
+    let closed = events.get(&name).await?;
+    let status = closed.status.expect("status");
+    assert_eq!(status.phase, Some(ApiPhase::Superseded));
+    assert_eq!(status.reason.as_deref(), Some("DriftChanged"));
+    assert!(
+        port.open_events(&DeviceKey::new("lab", "leaf1"))
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
+    let (client, port, metrics) = setup().await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let report = DeviceReport {
+        generation: Some(1),
+        reachability: Reachability::Reachable,
+        sync: SyncState::Drifted {
+            count: 1,
+            paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
+            fingerprint: "ab".repeat(32),
+        },
+        policy_name: Some("leaves-approve".into()),
+        mode: Mode::Approve,
+        roots: vec![],
+        active_event: Some("leaf1-abababab".into()),
+        last_sync: None,
+        last_drift: None,
+    };
+    port.report(&key, &report).await;
+    let devices: Api<FabricDevice> = Api::namespaced(client, "lab");
+    let mut status = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        status = devices.get("leaf1").await?.status;
+        if status.is_some() {
+            break;
+        }
+    }
+    let status = status.expect("status written");
+    assert_eq!(status.drift_count, 1);
+    assert_eq!(status.active_drift_event.as_deref(), Some("leaf1-abababab"));
+    let in_sync = fabric_api::conditions::find(&status.conditions, "InSync").expect("InSync");
+    assert_eq!(
+        (in_sync.status.as_str(), in_sync.reason.as_str()),
+        ("False", "Drifted")
+    );
+
+    // The same report again (a resync) writes nothing.
+    port.report(&key, &report).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let rendered = metrics.render();
+    let writes = rendered
+        .lines()
+        .find(|l| l.starts_with("fabric_api_writes_total{kind=\"status\"}"))
+        .expect("status writes counted");
+    assert!(writes.ends_with(" 1"), "{writes}");
+    assert!(
+        rendered.contains("fabric_detection_latency_seconds_count 1"),
+        "{rendered}"
+    );
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! What the end-to-end tests share: the lab fabric on fabric-sim (ephemeral ports), the engine
+//! through the in-memory port, and out-of-band changes made the way a person makes them: a Set
+//! from another gNMI client.
+
+use std::{path::PathBuf, time::Duration};
+
+use fabric_engine::{DeviceKey, EngineOptions};
+use fabric_gnmi::{
+    Path, Value,
+    client::{Client, ClientConfig},
+    rpc::SetRequest,
+};
+use fabric_operator::lab::{Lab, LiveLab};
+use fabric_sim::topology::Topology;
+
+/// The BGP subtree of the lab devices' default network instance.
+pub const BGP: &str = "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+pub fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/fabric")
+}
+
+/// Short timeouts and a fast SAMPLE, so tests measure the engine rather than its defaults.
+pub fn fast_options() -> EngineOptions {
+    EngineOptions {
+        connect_timeout: Duration::from_secs(2),
+        call_timeout: Duration::from_secs(5),
+        reconnect_initial: Duration::from_millis(100),
+        reconnect_max: Duration::from_millis(500),
+        sample_interval: Duration::from_millis(300),
+    }
+}
+
+pub fn key(name: &str) -> DeviceKey {
+    DeviceKey::new("lab", name)
+}
+
+/// The lab fabric served on ephemeral ports and watched by an engine; every device synced.
+pub async fn start_lab() -> anyhow::Result<LiveLab> {
+    let lab = Lab::from_dir(&examples().join("manifests"))?;
+    let topology = Topology::load(&examples().join("topology.yaml"))?.with_ephemeral_ports();
+    let live = LiveLab::start(lab, topology, fast_options()).await?;
+    live.wait_synced(Duration::from_secs(30)).await?;
+    Ok(live)
+}
+
+/// An out-of-band change: a Set from another gNMI client, as a person at the CLI would make.
+pub async fn set(
+    live: &LiveLab,
+    device: &str,
+    path: &str,
+    value: impl Into<Value>,
+) -> anyhow::Result<()> {
+    let addr = live
+        .sim
+        .addr(device)
+        .ok_or_else(|| anyhow::anyhow!("no device {device}"))?;
+    let client =
+        Client::connect(ClientConfig::new(addr.to_string()).credentials("admin", "admin")).await?;
+    let request = SetRequest {
+        updates: vec![(path.parse::<Path>()?, value.into())],
+        ..SetRequest::default()
+    };
+    client.set(&request).await?;
+    Ok(())
+}
