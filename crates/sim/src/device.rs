@@ -1,6 +1,7 @@
 //! One simulated device: its tree, the Set transaction, change broadcast,
 //! and the faults the control endpoint injects.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,7 +18,7 @@ use crate::tree::{Tree, covers};
 
 /// Changes a subscriber may fall behind by before its stream is ended (it
 /// then reconnects and resyncs): slow subscribers never block a Set.
-const CHANGE_BUFFER: usize = 4096;
+const CHANGE_BUFFER: usize = 1024;
 
 /// One committed change: the leaves a Set (or a reset) created or modified,
 /// and those it removed.
@@ -184,20 +185,12 @@ impl Device {
     /// Back to the initial tree; subscribers see the difference.
     pub fn reset(&self) {
         let mut tree = lock(&self.tree);
-        let mut change = Change {
+        let (updates, deletes) = tree.diff(&self.initial);
+        let change = Change {
             timestamp: now_nanos(),
-            updates: Vec::new(),
-            deletes: Vec::new(),
+            updates,
+            deletes,
         };
-        for item in tree.diff(&self.initial) {
-            match item {
-                imbl::ordmap::DiffItem::Add(p, v) => change.updates.push((p.clone(), v.clone())),
-                imbl::ordmap::DiffItem::Update { new: (p, v), .. } => {
-                    change.updates.push((p.clone(), v.clone()));
-                }
-                imbl::ordmap::DiffItem::Remove(p, _) => change.deletes.push(p.clone()),
-            }
-        }
         *tree = self.initial.clone();
         if !change.updates.is_empty() || !change.deletes.is_empty() {
             let _ = self.changes.send(Arc::new(change));
@@ -269,13 +262,15 @@ impl Device {
             }
         }
 
+        // Everything that can fail was checked above, so the tree is changed
+        // in place under the lock: no reader sees a half-applied Set, and
+        // map nodes no snapshot shares are not copied. `prior` keeps each
+        // touched leaf's value before the Set, to report the difference.
         let mut results = Vec::with_capacity(deletes.len() + writes.len());
         let mut tree = lock(&self.tree);
-        let before = tree.clone();
-        let mut next = tree.clone();
-        let mut touched: Vec<Path> = Vec::new();
+        let mut prior: BTreeMap<Path, Option<Value>> = BTreeMap::new();
         for d in deletes {
-            remove_under(&mut next, &d, &mut touched);
+            remove_under(&mut tree, &d, &mut prior);
             results.push(SetResult {
                 path: d,
                 op: SetOperation::Delete,
@@ -283,11 +278,14 @@ impl Device {
         }
         for (op, at, leaves) in writes {
             if op != SetOperation::Update {
-                remove_under(&mut next, &at, &mut touched);
+                remove_under(&mut tree, &at, &mut prior);
             }
             for (p, v) in leaves {
-                touched.push(p.clone());
-                next.insert(p, v);
+                if !prior.contains_key(&p) {
+                    let old = tree.get(&p).cloned();
+                    prior.insert(p.clone(), old);
+                }
+                tree.insert(p, v);
             }
             results.push(SetResult { path: at, op });
         }
@@ -296,18 +294,16 @@ impl Device {
             updates: Vec::new(),
             deletes: Vec::new(),
         };
-        touched.sort();
-        touched.dedup();
-        for p in touched {
-            match (before.get(&p), next.get(&p)) {
-                (_, Some(new)) if before.get(&p) != Some(new) => {
-                    change.updates.push((p, new.clone()));
+        for (p, old) in prior {
+            match tree.get(&p) {
+                Some(new) if old.as_ref() != Some(new) => {
+                    let new = new.clone();
+                    change.updates.push((p, new));
                 }
-                (Some(_), None) => change.deletes.push(p),
+                None if old.is_some() => change.deletes.push(p),
                 _ => {}
             }
         }
-        *tree = next;
         if !change.updates.is_empty() || !change.deletes.is_empty() {
             // No receiver is not an error: nobody is subscribed.
             let _ = self.changes.send(Arc::new(change));
@@ -346,14 +342,15 @@ impl Device {
 /// One replace/update of a Set: the operation, its path, the leaves it writes.
 type Write = (SetOperation, Path, Vec<(Path, Value)>);
 
-/// Removes every leaf at or under `at` (wildcards allowed).
-fn remove_under(tree: &mut Tree, at: &Path, touched: &mut Vec<Path>) {
-    let gone: Vec<Path> = crate::tree::select(tree, at, crate::tree::DataKind::All)
-        .map(|(p, _)| p.clone())
+/// Removes every leaf at or under `at` (wildcards allowed), remembering
+/// the value each had before the Set.
+fn remove_under(tree: &mut Tree, at: &Path, prior: &mut BTreeMap<Path, Option<Value>>) {
+    let gone: Vec<(Path, Value)> = crate::tree::select(tree, at, crate::tree::DataKind::All)
+        .map(|(p, v)| (p.clone(), v.clone()))
         .collect();
-    for p in gone {
+    for (p, v) in gone {
         tree.remove(&p);
-        touched.push(p);
+        prior.entry(p).or_insert(Some(v));
     }
 }
 

@@ -162,7 +162,11 @@ impl DeviceHandle {
 
     /// Every current leaf.
     pub fn leaves(&self) -> Vec<(Path, Value)> {
-        self.0.snapshot().into_iter().collect()
+        self.0
+            .snapshot()
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -263,19 +267,37 @@ async fn run_device(
         if let Err(e) = served {
             tracing::warn!(device = %dev.name, error = %e, "gNMI server ended with an error");
         }
-        if *stop.borrow() {
+        // Stopped, or the handle is gone (start failed half-way): done.
+        if *stop.borrow() || stop.has_changed().is_err() {
             return;
         }
-        let until = *dev.down.borrow();
-        if let Some(until) = until {
-            tracing::info!(device = %dev.name, "unreachable");
-            tokio::select! {
-                _ = stop.changed() => return,
-                () = tokio::time::sleep_until(until) => {}
+        tracing::info!(device = %dev.name, "unreachable");
+        // Sleep until the deadline, which may be extended meanwhile by
+        // another `unreachable` request; clear it only once it has passed.
+        loop {
+            let until = *dev.down.borrow();
+            match until {
+                Some(until) if until > Instant::now() => {
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                }
+                _ => {
+                    let cleared = dev.down.send_if_modified(|d| {
+                        let expired = d.is_none_or(|u| u <= Instant::now());
+                        if expired {
+                            *d = None;
+                        }
+                        expired
+                    });
+                    if cleared || dev.down.borrow().is_none() {
+                        break;
+                    }
+                }
             }
-            dev.down.send_replace(None);
-            tracing::info!(device = %dev.name, "reachable again");
         }
+        tracing::info!(device = %dev.name, "reachable again");
     }
 }
 
@@ -287,6 +309,36 @@ impl Sim {
         let mut devices = BTreeMap::new();
         let mut order = Vec::with_capacity(topology.devices.len());
         let mut tasks = Vec::with_capacity(topology.devices.len());
+        let result = Sim::start_devices(
+            &topology,
+            listen,
+            &stop,
+            &mut devices,
+            &mut order,
+            &mut tasks,
+        );
+        if let Err(e) = result {
+            // Devices already listening stop with the ones that could not.
+            stop.send_replace(true);
+            return Err(e);
+        }
+        Ok(SimHandle {
+            devices,
+            order,
+            stop,
+            tasks,
+            control: None,
+        })
+    }
+
+    fn start_devices(
+        topology: &Topology,
+        listen: IpAddr,
+        stop: &watch::Sender<bool>,
+        devices: &mut BTreeMap<String, DeviceHandle>,
+        order: &mut Vec<String>,
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<(), SimError> {
         for spec in &topology.devices {
             let dev = Arc::new(Device::new(spec));
             let want = SocketAddr::new(listen, spec.port);
@@ -314,13 +366,7 @@ impl Sim {
             order.push(spec.name.clone());
             devices.insert(spec.name.clone(), DeviceHandle(dev));
         }
-        Ok(SimHandle {
-            devices,
-            order,
-            stop,
-            tasks,
-            control: None,
-        })
+        Ok(())
     }
 }
 

@@ -54,30 +54,33 @@ enum Command {
         /// Seconds of changes to measure.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Consecutive Sets on one device before the next (1 = strict round-robin).
+        #[arg(long, default_value_t = 1)]
+        burst: usize,
     },
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops fabric-sim");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Waits for SIGINT or SIGTERM. Built (handlers installed) before `ready`
+/// is printed: a supervisor may signal as soon as it reads the line, and a
+/// handler installed later would let that signal kill the process.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }
 
 async fn serve(
@@ -94,6 +97,7 @@ async fn serve(
         }
         (None, None) => return Err("give --topology FILE or --generate N --base-port P".into()),
     };
+    let stopped = shutdown_signal()?;
     let mut sim = Sim::start(topo, listen).await.map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     for d in sim.devices() {
@@ -106,7 +110,7 @@ async fn serve(
     let _ = writeln!(out, "ready");
     let _ = out.flush();
     drop(out);
-    shutdown_signal().await;
+    stopped.await;
     tracing::info!("shutting down");
     sim.shutdown().await;
     Ok(())
@@ -144,11 +148,13 @@ fn main() -> ExitCode {
                 devices,
                 subscribers_per_device,
                 seconds,
+                burst,
             } => {
                 let cfg = BenchConfig {
                     devices,
                     subscribers_per_device,
                     duration: Duration::from_secs(seconds),
+                    burst,
                 };
                 bench::run(&cfg)
                     .await

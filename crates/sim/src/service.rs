@@ -10,7 +10,6 @@ use fabric_gnmi::server::{self as srv, GNmi};
 use fabric_gnmi::{Encoding, Leaf, Notification, Path, Update, Value, encode_json_ietf};
 use futures::Stream;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::device::{Device, SetError, normalize, now_nanos};
@@ -232,15 +231,65 @@ impl GNmi for DeviceService {
         let plan = subscribe::Plan::new(&self.dev, &list)?;
         let (tx, rx) = mpsc::channel(64);
         let dev = self.dev.clone();
-        tokio::spawn(async move {
-            let name = dev.name.clone();
+        let producer = Box::pin(async move {
             let sent = subscribe::run(dev.clone(), plan, inbound, tx).await;
-            dev.counters
-                .notifications_sent
-                .fetch_add(sent, Ordering::Relaxed);
-            tracing::debug!(device = %name, sent, "subscription ended");
+            tracing::debug!(device = %dev.name, sent, "subscription ended");
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(Driven {
+            producer: Some(producer),
+            rx,
+            dev: self.dev.clone(),
+        })))
+    }
+}
+
+/// A Subscribe response stream that runs its producer itself: the HTTP/2
+/// connection task that polls the stream also polls the subscription, so
+/// a change reaches the socket without a hop through another task. The
+/// producer only runs while the stream is polled, so a client that stops
+/// reading (HTTP/2 flow control) stops it, lags the change broadcast and is
+/// ended with RESOURCE_EXHAUSTED, as before; dropping the stream (client
+/// gone) drops the producer.
+struct Driven {
+    producer: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    rx: mpsc::Receiver<Result<srv::SubscribeResponse, Status>>,
+    dev: Arc<Device>,
+}
+
+impl Stream for Driven {
+    type Item = Result<srv::SubscribeResponse, Status>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Some(p) = self.producer.as_mut()
+            && p.as_mut().poll(cx).is_ready()
+        {
+            self.producer = None;
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(item)) => {
+                if matches!(
+                    &item,
+                    Ok(srv::SubscribeResponse {
+                        response: Some(srv::subscribe_response::Response::Update(_)),
+                        ..
+                    })
+                ) {
+                    self.dev
+                        .counters
+                        .notifications_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                // The producer may be waiting for room in the channel: it
+                // runs again on the next poll, which the caller makes soon
+                // because this one returned an item.
+                Poll::Ready(Some(item))
+            }
+            other => other,
+        }
     }
 }
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use fabric_gnmi::rpc::{ListMode, StreamMode, SubscribeRequest};
 use fabric_gnmi::server as srv;
-use fabric_gnmi::{Encoding, Path, Update, Value};
+use fabric_gnmi::{Encoding, Path, Value};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 use tonic::{Status, Streaming};
 
+use crate::device::now_nanos;
 use crate::device::{Change, Device, normalize, refused};
-use crate::service::{CHUNK, DEFAULT_SAMPLE, MIN_INTERVAL, notification, path_status};
+use crate::service::{CHUNK, DEFAULT_SAMPLE, MIN_INTERVAL, path_status};
 use crate::tree::{DataKind, Tree, covers, select};
 
 /// How one subscription of the list is served.
@@ -106,6 +107,9 @@ impl Plan {
     }
 }
 
+/// Most queued changes taken at once by a subscriber.
+const DRAIN: usize = 256;
+
 type Tx = mpsc::Sender<Result<srv::SubscribeResponse, Status>>;
 
 fn update_response(n: srv::Notification) -> srv::SubscribeResponse {
@@ -122,9 +126,50 @@ fn sync_response() -> srv::SubscribeResponse {
     }
 }
 
+/// A leaf as a protobuf update, converted straight from the tree's
+/// references: the stream's hot path clones each leaf once.
+fn pb_update(path: &Path, value: &Value) -> srv::Update {
+    srv::Update {
+        path: Some(pb_path(path)),
+        val: Some(srv::TypedValue::from(value)),
+        ..Default::default()
+    }
+}
+
+/// `srv::Path::from(&Path)` with `as_str().to_owned()` for each name: the
+/// generic conversion goes through `Display` (`to_string`), which showed up
+/// in profiles of the stream's hot path.
+fn pb_path(path: &Path) -> srv::Path {
+    srv::Path {
+        origin: path.origin.as_deref().unwrap_or_default().to_owned(),
+        elem: path
+            .elems
+            .iter()
+            .map(|e| srv::PathElem {
+                name: e.name.as_str().to_owned(),
+                key: e
+                    .keys
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+                    .collect(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn pb_notification(update: Vec<srv::Update>, delete: Vec<srv::Path>) -> srv::Notification {
+    srv::Notification {
+        timestamp: now_nanos(),
+        update,
+        delete,
+        ..Default::default()
+    }
+}
+
 /// Sends updates and deletes in notifications of at most [`CHUNK`] updates.
 /// Returns the number of notifications sent, or `None` if the client is gone.
-async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Option<u64> {
+async fn send_changes(tx: &Tx, updates: Vec<srv::Update>, deletes: Vec<srv::Path>) -> Option<u64> {
     if updates.is_empty() && deletes.is_empty() {
         return Some(0);
     }
@@ -133,7 +178,7 @@ async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Opti
     let mut rest = updates;
     loop {
         let tail = rest.split_off(rest.len().min(CHUNK));
-        let n = notification(rest, deletes.take().unwrap_or_default());
+        let n = pb_notification(rest, deletes.take().unwrap_or_default());
         tx.send(Ok(update_response(n))).await.ok()?;
         sent += 1;
         if tail.is_empty() {
@@ -144,18 +189,17 @@ async fn send_changes(tx: &Tx, updates: Vec<Update>, deletes: Vec<Path>) -> Opti
 }
 
 /// Current values under the given paths, each leaf once.
-fn current(tree: &Tree, paths: &[&Path]) -> Vec<Update> {
+fn current(tree: &Tree, paths: &[&Path]) -> Vec<srv::Update> {
+    if let [one] = paths {
+        return select(tree, one, DataKind::All)
+            .map(|(p, v)| pb_update(p, v))
+            .collect();
+    }
     let mut out: BTreeMap<&Path, &Value> = BTreeMap::new();
     for p in paths {
         out.extend(select(tree, p, DataKind::All));
     }
-    out.into_iter()
-        .map(|(p, v)| Update {
-            path: p.clone(),
-            value: v.clone(),
-            duplicates: 0,
-        })
-        .collect()
+    out.into_iter().map(|(p, v)| pb_update(p, v)).collect()
 }
 
 /// Serves one Subscribe RPC until it ends; returns the notifications sent.
@@ -241,7 +285,8 @@ struct Sampler {
 async fn stream(
     dev: &Device,
     plan: &Plan,
-    mut inbound: Streaming<srv::SubscribeRequest>,
+    // Kept open, never read: dropping it could reset the client's stream.
+    _inbound: Streaming<srv::SubscribeRequest>,
     tx: &Tx,
     kill: &mut tokio::sync::watch::Receiver<u64>,
 ) -> u64 {
@@ -287,7 +332,6 @@ async fn stream(
         .filter(|s| s.on_change)
         .map(|s| &s.path)
         .collect();
-    let mut inbound_open = true;
     loop {
         let next_due = samplers
             .iter()
@@ -300,15 +344,31 @@ async fn stream(
                 None => std::future::pending().await,
             }
         };
+        // Neither the request side nor `tx.closed()` is watched: a STREAM
+        // client has nothing more to say (some close their side at once,
+        // which must not end the subscription), and the stream that owns
+        // this future is dropped with the client. Fewer branches, less work
+        // per notification.
         tokio::select! {
             _ = kill.changed() => { dropped(tx).await; return sent; }
-            _ = tx.closed() => return sent,
             r = changes.recv() => match r {
                 Ok(change) => {
-                    let (ups, dels) = filter_change(&change, &on_change, &dev.on_change_refused);
-                    match send_changes(tx, ups, dels).await {
-                        Some(n) => sent += n,
-                        None => return sent,
+                    // Take every change already queued, so a burst goes out
+                    // as one batch of messages (one write for many
+                    // notifications) rather than one wake-up each.
+                    let mut batch = vec![change];
+                    while batch.len() < DRAIN {
+                        match changes.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(_) => break,
+                        }
+                    }
+                    for change in batch {
+                        let (ups, dels) = filter_change(&change, &on_change, &dev.on_change_refused);
+                        match send_changes(tx, ups, dels).await {
+                            Some(n) => sent += n,
+                            None => return sent,
+                        }
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -344,37 +404,30 @@ async fn stream(
                     *due = now + sub.heartbeat.unwrap_or(DEFAULT_SAMPLE);
                 }
             }
-            msg = inbound.message(), if inbound_open => {
-                // A STREAM client has nothing more to say; some close their
-                // side right away, which must not end the subscription.
-                if !matches!(msg, Ok(Some(_))) {
-                    inbound_open = false;
-                }
-            }
         }
     }
 }
 
 /// The part of a change an ON_CHANGE subscriber sees: leaves under its
 /// paths, minus those under patterns where the device refuses ON_CHANGE.
-fn filter_change(change: &Change, paths: &[&Path], refused: &[Path]) -> (Vec<Update>, Vec<Path>) {
+fn filter_change(
+    change: &Change,
+    paths: &[&Path],
+    refused: &[Path],
+) -> (Vec<srv::Update>, Vec<srv::Path>) {
     let wanted =
         |p: &Path| paths.iter().any(|s| covers(s, p)) && !refused.iter().any(|r| covers(r, p));
     let ups = change
         .updates
         .iter()
         .filter(|(p, _)| wanted(p))
-        .map(|(p, v)| Update {
-            path: p.clone(),
-            value: v.clone(),
-            duplicates: 0,
-        })
+        .map(|(p, v)| pb_update(p, v))
         .collect();
     let dels = change
         .deletes
         .iter()
         .filter(|p| wanted(p))
-        .cloned()
+        .map(pb_path)
         .collect();
     (ups, dels)
 }
@@ -386,25 +439,38 @@ fn sample(
     sub: &SubPlan,
     last: &mut HashMap<Path, Value>,
     heartbeat: bool,
-) -> (Vec<Update>, Vec<Path>) {
+) -> (Vec<srv::Update>, Vec<srv::Path>) {
     let mut now: HashMap<Path, Value> = HashMap::with_capacity(last.len());
     let mut ups = Vec::new();
     for (p, v) in select(tree, &sub.path, DataKind::All) {
         let changed = last.get(p) != Some(v);
         if changed || !sub.suppress_redundant || heartbeat {
-            ups.push(Update {
-                path: p.clone(),
-                value: v.clone(),
-                duplicates: 0,
-            });
+            ups.push(pb_update(p, v));
         }
         now.insert(p.clone(), v.clone());
     }
     let dels = last
         .keys()
         .filter(|p| !now.contains_key(*p))
-        .cloned()
+        .map(pb_path)
         .collect();
     *last = now;
     (ups, dels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_proto_path_matches_the_crate_conversion() {
+        for s in [
+            "/",
+            "/interfaces/interface[name=Ethernet1]/config/mtu",
+            "openconfig:/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]",
+        ] {
+            let p: Path = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(pb_path(&p), srv::Path::from(&p), "{s}");
+        }
+    }
 }

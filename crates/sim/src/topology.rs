@@ -95,6 +95,43 @@ pub struct DeviceSpec {
     pub schema: Arc<Schema>,
 }
 
+impl DeviceSpec {
+    /// A plaintext device holding `leaves` (e.g. from
+    /// [`leaves_from_fabric_device_yaml`]), its schema derived as a
+    /// topology file's would be. Set `tls` and the other fields as needed.
+    pub fn from_leaves(
+        name: impl Into<String>,
+        port: u16,
+        credentials: Option<Credentials>,
+        leaves: impl IntoIterator<Item = (Path, Value)>,
+    ) -> DeviceSpec {
+        let mut initial = Tree::new();
+        initial.extend(
+            leaves
+                .into_iter()
+                .map(|(p, v)| (p.without_module_prefixes(), v)),
+        );
+        let schema = Arc::new(Schema::new(initial.iter(), &[]));
+        DeviceSpec {
+            name: name.into(),
+            port,
+            credentials,
+            on_change_refused: Vec::new(),
+            tls: None,
+            initial,
+            schema,
+        }
+    }
+
+    /// ON_CHANGE refused at these paths (gNMI path strings; trailing `...` allowed).
+    pub fn refuse_on_change(mut self, patterns: &[&str]) -> Result<DeviceSpec, TopologyError> {
+        for s in patterns {
+            self.on_change_refused.push(parse_pattern(&self.name, s)?);
+        }
+        Ok(self)
+    }
+}
+
 /// The devices to serve.
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
@@ -220,14 +257,38 @@ pub fn leaves_from_fabric_device(
     device: &str,
     file: &FsPath,
 ) -> Result<Vec<(Path, Value)>, TopologyError> {
+    let text = read(file)?;
+    leaves_from_fabric_device_yaml(device, &file.display().to_string(), &text)
+}
+
+/// [`leaves_from_fabric_device`] on a manifest's text, for callers that
+/// embed their manifests (the operator's `lab`); `origin` names it in errors.
+pub fn leaves_from_fabric_device_yaml(
+    device: &str,
+    origin: &str,
+    text: &str,
+) -> Result<Vec<(Path, Value)>, TopologyError> {
+    let desired = desired_from_fabric_device_yaml(device, origin, text)?;
+    Ok(desired
+        .leaves()
+        .map(|(p, v)| (p.without_module_prefixes(), v.clone()))
+        .collect())
+}
+
+/// The drift engine's compiled intent of a FabricDevice manifest (platform,
+/// intent, raw config, ownership; no policy scope or exclusions).
+pub fn desired_from_fabric_device_yaml(
+    device: &str,
+    origin: &str,
+    text: &str,
+) -> Result<fabric_drift::Desired, TopologyError> {
     use fabric_drift::intent::{DeviceIntent, Ownership, Platform, RawConfig};
     let err = |message: String| TopologyError::Config {
         device: device.to_string(),
-        what: format!("fromFabricDevice {}", file.display()),
+        what: format!("fromFabricDevice {origin}"),
         message,
     };
-    let text = read(file)?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?;
     if doc.get("kind").and_then(serde_yaml::Value::as_str) != Some("FabricDevice") {
         return Err(err("not a FabricDevice manifest".into()));
     }
@@ -245,12 +306,8 @@ pub fn leaves_from_fabric_device(
     let intent: DeviceIntent = field(&spec, "intent").map_err(err)?;
     let raw: Vec<RawConfig> = field(&spec, "config").map_err(err)?;
     let ownership: Ownership = field(&spec, "ownership").map_err(err)?;
-    let desired = fabric_drift::Desired::compile(platform, &intent, &raw, ownership, &[], &[])
-        .map_err(|e| err(e.to_string()))?;
-    Ok(desired
-        .leaves()
-        .map(|(p, v)| (p.without_module_prefixes(), v.clone()))
-        .collect())
+    fabric_drift::Desired::compile(platform, &intent, &raw, ownership, &[], &[])
+        .map_err(|e| err(e.to_string()))
 }
 
 fn read(path: &FsPath) -> Result<String, TopologyError> {

@@ -4,10 +4,83 @@
 //! share their unchanged nodes (the scale target is 1,000 devices of 2,000
 //! leaves in one process).
 
+use std::sync::Arc;
+
 use fabric_gnmi::{Path, PathElem, Value};
 
 /// Leaves of one device. Paths carry no origin and no module prefixes.
-pub type Tree = imbl::OrdMap<Path, Value>;
+///
+/// Keys and values sit behind `Arc`s: a write copies the map nodes on its
+/// path (copy-on-write), and copying a node of `Arc`s is reference counts,
+/// where copying a node of `Path`s is hundreds of allocations per Set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tree(imbl::OrdMap<Arc<Path>, Arc<Value>>);
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree::default()
+    }
+
+    pub fn insert(&mut self, path: Path, value: Value) {
+        self.0.insert(Arc::new(path), Arc::new(value));
+    }
+
+    pub fn remove(&mut self, path: &Path) {
+        self.0.remove(path);
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Value> {
+        self.0.get(path).map(|v| &**v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &Value)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Path> {
+        self.0.keys().map(|k| &**k)
+    }
+
+    /// Leaves from `start` on, in order.
+    pub fn range_from(&self, start: Path) -> impl Iterator<Item = (&Path, &Value)> {
+        self.0
+            .range::<_, Path>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
+            .map(|(k, v)| (&**k, &**v))
+    }
+
+    /// What changes from `self` to `other`: leaves added or modified, and
+    /// leaves removed. Shared subtrees are skipped without being walked.
+    pub fn diff(&self, other: &Tree) -> (Vec<(Path, Value)>, Vec<Path>) {
+        let mut updates = Vec::new();
+        let mut deletes = Vec::new();
+        for item in self.0.diff(&other.0) {
+            match item {
+                imbl::ordmap::DiffItem::Add(p, v)
+                | imbl::ordmap::DiffItem::Update { new: (p, v), .. } => {
+                    updates.push(((**p).clone(), (**v).clone()));
+                }
+                imbl::ordmap::DiffItem::Remove(p, _) => deletes.push((**p).clone()),
+            }
+        }
+        (updates, deletes)
+    }
+}
+
+impl Extend<(Path, Value)> for Tree {
+    fn extend<I: IntoIterator<Item = (Path, Value)>>(&mut self, iter: I) {
+        for (p, v) in iter {
+            self.insert(p, v);
+        }
+    }
+}
 
 /// `Get`'s data type, as far as the simulator distinguishes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +162,7 @@ pub fn select<'a>(
             let start = Path::new(vec![PathElem::new(first.name.clone())]);
             let name = first.name.clone();
             Box::new(
-                tree.range(start..)
+                tree.range_from(start)
                     .take_while(move |(p, _)| p.elems.first().is_some_and(|e| e.name == name))
                     .filter(filter),
             )

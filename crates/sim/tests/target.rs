@@ -775,20 +775,12 @@ async fn control_endpoint_routes() {
     sim.shutdown().await;
 }
 
-#[test]
-fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
+/// Starts the binary, returns it and its lines up to `ready`.
+fn spawn_ready(args: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_fabric-sim"))
-        .args([
-            "serve",
-            "--generate",
-            "3",
-            "--base-port",
-            "0",
-            "--control",
-            "127.0.0.1:0",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -803,6 +795,39 @@ fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
             break;
         }
     }
+    (child, lines)
+}
+
+/// SIGTERM, then a clean exit within [`WAIT`].
+fn terminate(mut child: std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            assert!(st.success(), "exit status {st}");
+            return;
+        }
+        assert!(start.elapsed() < WAIT, "fabric-sim did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
+    let args = [
+        "serve",
+        "--generate",
+        "3",
+        "--base-port",
+        "0",
+        "--control",
+        "127.0.0.1:0",
+    ];
+    let (child, lines) = spawn_ready(&args);
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(lines[0].starts_with("gen0001 127.0.0.1:"), "{lines:?}");
     assert!(
@@ -825,20 +850,11 @@ fn binary_serves_generated_devices_prints_ready_and_stops_on_sigterm() {
             .expect("get");
         assert!(matches!(&ns[0].updates[0].value, Value::JsonIetf(s) if s.contains("gen0002")));
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            assert!(st.success(), "exit status {st}");
-            break;
-        }
-        assert!(start.elapsed() < WAIT, "fabric-sim did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    terminate(child);
+    // A supervisor may signal the moment it reads `ready`: still a clean stop.
+    let (child, lines) = spawn_ready(&args);
+    assert_eq!(lines.last().map(String::as_str), Some("ready"));
+    terminate(child);
 }
 
 fn repo_root() -> std::path::PathBuf {
@@ -922,5 +938,226 @@ async fn lab_topology_starts_in_sync_with_its_fabric_devices() {
             "/interfaces/interface[name=Ethernet1]/state/oper-status"
         )));
     }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_with_a_provided_certificate() {
+    let dir = std::env::temp_dir().join(format!("fabric-sim-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ck = rcgen::generate_simple_self_signed(vec!["sim.example".to_string()]).expect("cert");
+    std::fs::write(dir.join("dev.pem"), ck.cert.pem()).expect("write cert");
+    std::fs::write(dir.join("dev.key"), ck.signing_key.serialize_pem()).expect("write key");
+    let yaml = r#"
+devices:
+  - name: d
+    port: 0
+    tls: {certFile: dev.pem, keyFile: dev.key}
+    config: {openconfig-system:system: {config: {hostname: d}}}
+"#;
+    let topo = Topology::from_yaml(yaml, &dir).expect("topology");
+    let sim = Sim::start(topo, LOCAL).await.expect("sim");
+    let dev = sim.device("d").expect("d");
+    assert_eq!(dev.cert_pem().as_deref(), Some(ck.cert.pem().as_str()));
+    let tls = TlsMode::Tls {
+        ca_pem: ck.cert.pem().into_bytes(),
+        client: None,
+        server_name: Some("sim.example".into()),
+    };
+    // No credentials configured: no auth required.
+    let c = Client::connect(ClientConfig::new(dev.addr().to_string()).tls(tls))
+        .await
+        .expect("TLS connect");
+    c.capabilities()
+        .await
+        .expect("caps over TLS with the provided certificate");
+    // A client that trusts another CA is refused.
+    let other = rcgen::generate_simple_self_signed(vec!["sim.example".to_string()]).expect("cert");
+    let wrong = TlsMode::Tls {
+        ca_pem: other.cert.pem().into_bytes(),
+        client: None,
+        server_name: Some("sim.example".into()),
+    };
+    let refused = match Client::connect(ClientConfig::new(dev.addr().to_string()).tls(wrong)).await
+    {
+        Ok(c) => c.capabilities().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(refused, "a certificate from another CA was accepted");
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn start_names_the_device_whose_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let yaml = format!("devices: [{{name: a, port: 0}}, {{name: b, port: {port}}}]");
+    let topo = Topology::from_yaml(&yaml, FsPath::new(".")).expect("topology");
+    match Sim::start(topo, LOCAL).await {
+        Err(fabric_sim::SimError::Bind { device, addr, .. }) => {
+            assert_eq!(device, "b");
+            assert_eq!(addr.port(), port);
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("started on a taken port"),
+    }
+}
+
+#[tokio::test]
+async fn device_spec_from_embedded_manifest_text() {
+    let text =
+        std::fs::read_to_string(repo_root().join("examples/fabric/manifests/devices/spine1.yaml"))
+            .expect("manifest");
+    let leaves = fabric_sim::topology::leaves_from_fabric_device_yaml("spine1", "embedded", &text)
+        .expect("intent");
+    let creds = fabric_sim::Credentials {
+        username: "admin".into(),
+        password: "admin".into(),
+    };
+    let spec = fabric_sim::DeviceSpec::from_leaves("spine1", 0, Some(creds), leaves.clone())
+        .refuse_on_change(&["/network-instances/network-instance[name=*]/protocols/protocol[identifier=BGP][name=*]/bgp/..."])
+        .expect("pattern");
+    let sim = Sim::start(
+        Topology {
+            devices: vec![spec],
+        },
+        LOCAL,
+    )
+    .await
+    .expect("sim");
+    let dev = sim.device("spine1").expect("spine1");
+    assert_eq!(dev.leaves().len(), leaves.len());
+    let hostname = leaves
+        .iter()
+        .find(|(p, _)| p.to_string().ends_with("hostname"))
+        .map(|(p, _)| p.clone())
+        .expect("hostname leaf");
+    assert_eq!(dev.get(&hostname), Some(Value::from("spine1")));
+    let e = client(&sim, "spine1")
+        .await
+        .subscribe(&SubscribeRequest::stream(vec![Sub::on_change(p(
+            "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]/bgp",
+        ))]))
+        .await
+        .expect_err("refused");
+    assert_eq!(code(&e), Some(tonic::Code::InvalidArgument));
+    let bad = fabric_sim::topology::leaves_from_fabric_device_yaml("x", "embedded", "kind: Secret");
+    assert!(bad.is_err());
+    sim.shutdown().await;
+}
+
+/// Every leaf of a device as a client decodes it (Get of `/`, JSON_IETF,
+/// the drift engine's key table).
+async fn observed(c: &Client) -> Vec<fabric_gnmi::Leaf> {
+    let keys = fabric_drift::key_table();
+    let mut out = Vec::new();
+    for n in c
+        .get(&GetRequest::paths([Path::root()]))
+        .await
+        .expect("get /")
+    {
+        for u in &n.updates {
+            let Value::JsonIetf(s) = &u.value else {
+                panic!("not JSON_IETF")
+            };
+            out.extend(flatten_json_ietf(&u.path, s.as_bytes(), &keys).expect("flatten"));
+        }
+    }
+    out
+}
+
+fn leaves_of(n: &Notification) -> Vec<fabric_gnmi::Leaf> {
+    n.updates
+        .iter()
+        .map(|u| fabric_gnmi::Leaf::new(u.path.clone(), u.value.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn drift_engine_sees_the_lab_in_sync_and_ignores_extras_in_merge_ownership() {
+    let root = repo_root();
+    let topo = Topology::load(&root.join("examples/fabric/topology.yaml")).expect("lab topology");
+    let sim = Sim::start(topo.with_ephemeral_ports(), LOCAL)
+        .await
+        .expect("sim");
+    for name in ["spine1", "leaf1", "leaf8"] {
+        let text = std::fs::read_to_string(
+            root.join(format!("examples/fabric/manifests/devices/{name}.yaml")),
+        )
+        .expect("manifest");
+        let desired = fabric_sim::topology::desired_from_fabric_device_yaml(name, name, &text)
+            .expect("intent");
+        let mut tracker = fabric_drift::DriftTracker::new(desired);
+        let c = client(&sim, name).await;
+        // Initial sync from a Get of everything, then the full diff.
+        tracker.apply(&observed(&c).await, &[]);
+        tracker.full_diff();
+        assert!(
+            tracker.drift().is_empty(),
+            "{name} starts with drift: {:?}",
+            tracker.drift()
+        );
+        // From here on, ON_CHANGE notifications feed the tracker incrementally.
+        let req = SubscribeRequest {
+            updates_only: true,
+            ..SubscribeRequest::stream(vec![Sub::on_change(p("/interfaces"))])
+        };
+        let mut sub = c.subscribe(&req).await.expect("subscribe");
+        until_sync(&mut sub).await;
+        // Changes beyond intent (the management interface, state) are not drift.
+        c.set(&update(
+            "/interfaces/interface[name=Management1]/config/description",
+            "changed",
+        ))
+        .await
+        .expect("set");
+        let n = next_notification(&mut sub).await;
+        assert!(
+            tracker.apply(&leaves_of(&n), &n.deletes).is_empty(),
+            "{name}: extra reported"
+        );
+        // A change to an intended leaf is drift, and setting it back clears it.
+        let desc = "/interfaces/interface[name=Ethernet1]/config/description";
+        let intended = sim
+            .device(name)
+            .and_then(|d| d.get(&p(desc)))
+            .expect("intended description");
+        c.set(&update(desc, "hand edit")).await.expect("set");
+        let n = next_notification(&mut sub).await;
+        tracker.apply(&leaves_of(&n), &n.deletes);
+        let drift: Vec<String> = tracker.drift().iter().map(|d| d.path.to_string()).collect();
+        assert_eq!(drift, [desc], "{name}");
+        c.set(&update(desc, intended)).await.expect("set back");
+        let n = next_notification(&mut sub).await;
+        tracker.apply(&leaves_of(&n), &n.deletes);
+        assert!(tracker.drift().is_empty(), "{name}: {:?}", tracker.drift());
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unreachable_period_can_be_extended_while_down() {
+    let sim = start().await;
+    let dev = sim.device("leaf1").expect("leaf1");
+    let addr = dev.addr().to_string();
+    dev.make_unreachable(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dev.make_unreachable(Duration::from_millis(1200));
+    // Past the first deadline, still down.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!dev.is_reachable());
+    let refused =
+        Client::connect(ClientConfig::new(addr.clone()).credentials("admin", "admin")).await;
+    assert!(
+        matches!(refused, Err(ClientError::Connect { .. })),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(dev.is_reachable());
+    let c = Client::connect(ClientConfig::new(addr).credentials("admin", "admin"))
+        .await
+        .expect("back");
+    c.capabilities().await.expect("caps");
     sim.shutdown().await;
 }
