@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/netbox.sh  # a real NetBox for crates/netbox's tests (about 8 min the first time)
 cargo test --workspace --locked
