@@ -575,7 +575,7 @@ pub async fn lab(client: &Client, site: &str) -> Result<Lab, SeedError> {
                 format!("to leaf{l} Ethernet{s}"),
                 format!("10.0.{s}.{}/31", 2 * (l - 1)),
             ));
-            let pair = (l + 1) / 2;
+            let pair = l.div_ceil(2);
             let leaf_as = asns[&(65000 + u32::from(pair))];
             sessions.push(SessionSeed {
                 device: name.clone(),
@@ -625,7 +625,7 @@ pub async fn lab(client: &Client, site: &str) -> Result<Lab, SeedError> {
     }
     for l in 1..=8u16 {
         let name = format!("leaf{l}");
-        let pair = (l + 1) / 2;
+        let pair = l.div_ceil(2);
         let peer = if l % 2 == 1 { l + 1 } else { l - 1 };
         let mlag_ip = |leaf: u16| format!("10.0.199.{}", 2 * (pair - 1) + (1 - leaf % 2));
         let my_as = asns[&(65000 + u32::from(pair))];

@@ -105,11 +105,9 @@ async fn list_by<T: DeserializeOwned>(
     key: &'static str,
     ids: &[u64],
     chunk: usize,
-    extra: &[(&'static str, String)],
 ) -> Result<Vec<T>, SyncError> {
     let parts = ids.chunks(chunk).map(|c| {
-        let mut q: Vec<(&str, String)> = extra.to_vec();
-        q.push(("fields", field_list.to_owned()));
+        let mut q: Vec<(&str, String)> = vec![("fields", field_list.to_owned())];
         q.extend(c.iter().map(|id| (key, id.to_string())));
         async move {
             client
@@ -146,8 +144,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::INTERFACE,
             "device_id",
             &ids,
-            DEVICES_PER_QUERY,
-            &[]
+            DEVICES_PER_QUERY
         ),
         list_by::<records::IpAddress>(
             client,
@@ -156,8 +153,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::IP_ADDRESS,
             "device_id",
             &ids,
-            DEVICES_PER_QUERY,
-            &[]
+            DEVICES_PER_QUERY
         ),
         list_by::<records::BgpSession>(
             client,
@@ -166,8 +162,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::BGP_SESSION,
             "device_id",
             &ids,
-            DEVICES_PER_QUERY,
-            &[]
+            DEVICES_PER_QUERY
         ),
     )?;
 
@@ -202,8 +197,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::VRF,
             "id",
             &vrf_ids,
-            IDS_PER_QUERY,
-            &[]
+            IDS_PER_QUERY
         ),
         list_by::<records::BgpPeerGroup>(
             client,
@@ -212,8 +206,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::BGP_PEER_GROUP,
             "id",
             &group_ids,
-            IDS_PER_QUERY,
-            &[]
+            IDS_PER_QUERY
         ),
         list_by::<records::Vlan>(
             client,
@@ -222,8 +215,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
             fields::VLAN,
             "vid",
             &svi_vids,
-            IDS_PER_QUERY,
-            &[]
+            IDS_PER_QUERY
         ),
         async {
             client

@@ -384,7 +384,8 @@ fn bad_data_names_the_object_and_spares_other_devices() {
 
 #[test]
 fn each_kind_of_bad_data_is_reported() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Snapshot)>)> = vec![
+    type Change = Box<dyn Fn(&mut Snapshot)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "no primary IPv4",
             Box::new(|s| s.devices[0].primary_ip4 = None),
