@@ -10,7 +10,10 @@
 # Runs as root (CI) or with sudo. No systemd needed.
 #
 #   scripts/netbox.sh          set up (if needed) and start
-#   scripts/netbox.sh stop     stop the runserver started here
+#   scripts/netbox.sh stop     stop the server and the worker started here
+#
+# The API is served by gunicorn (a NetBox dependency; 3 worker processes, so concurrent page
+# requests use both cores) and webhooks are sent by `netbox rqworker`.
 #
 # Environment: NETBOX_PORT (default 8765), NETBOX_HOME (default target/netbox).
 set -euo pipefail
@@ -23,8 +26,10 @@ HOME_DIR=${NETBOX_HOME:-$PWD/target/netbox}
 ENV_FILE=$PWD/target/netbox.env
 VENV=$HOME_DIR/venv
 ROOT=$HOME_DIR/root
-LOG=$HOME_DIR/runserver.log
-PIDFILE=$HOME_DIR/runserver.pid
+LOG=$HOME_DIR/server.log
+PIDFILE=$HOME_DIR/server.pid
+WORKER_LOG=$HOME_DIR/rqworker.log
+WORKER_PIDFILE=$HOME_DIR/rqworker.pid
 DB_PASSWORD=netbox-test-only
 # Fixed test token: this NetBox listens on loopback only and holds lab data only.
 TOKEN=0123456789abcdef0123456789abcdef01234567
@@ -35,10 +40,12 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
 if [ "${1:-}" = stop ]; then
-    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
-        kill "$(cat "$PIDFILE")" && say "stopped runserver $(cat "$PIDFILE")"
-    fi
-    rm -f "$PIDFILE"
+    for f in "$PIDFILE" "$WORKER_PIDFILE"; do
+        if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then
+            kill "$(cat "$f")" && say "stopped process $(cat "$f")"
+        fi
+        rm -f "$f"
+    done
     exit 0
 fi
 
@@ -61,7 +68,7 @@ fi
 PG_PORT=$(pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1==v && $2==c {print $3}')
 if ! redis-cli -p 6379 ping >/dev/null 2>&1; then
     say "starting redis-server"
-    redis-server --port 6379 --bind 127.0.0.1 --daemonize yes >/dev/null
+    redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize yes >/dev/null
 fi
 if [ "$(as_postgres psql -p "$PG_PORT" -tAc "SELECT 1 FROM pg_roles WHERE rolname='netbox'")" != 1 ]; then
     as_postgres psql -p "$PG_PORT" -qc "CREATE ROLE netbox LOGIN PASSWORD '$DB_PASSWORD'"
@@ -89,7 +96,8 @@ find_python() {
     done
     return 1
 }
-if ! [ -x "$VENV/bin/netbox" ] || ! "$VENV/bin/pip" show netbox 2>/dev/null | grep -qx "Version: $NETBOX_VERSION"; then
+installed=$("$VENV/bin/pip" show netbox 2>/dev/null | sed -n 's/^Version: //p' || true)
+if ! [ -x "$VENV/bin/netbox" ] || [ "$installed" != "$NETBOX_VERSION" ]; then
     PYTHON=$(find_python) || die "NetBox $NETBOX_VERSION needs Python >= 3.12 and none was found (tried pyenv versions, python3.14..python3.12, python3). Install one, e.g. 'pyenv install 3.12'."
     say "creating venv with $PYTHON ($("$PYTHON" --version))"
     rm -rf "$VENV"
@@ -154,17 +162,22 @@ if not Token.objects.filter(user=u, version=1).exists():
     Token(user=u, version=1, token='$TOKEN').save()
 " || die "creating the superuser or the API token failed"
 
-# --- runserver -----------------------------------------------------------------------------
+# --- server and webhook worker --------------------------------------------------------------
 URL=http://127.0.0.1:$PORT
 status_code() { curl -s -o /dev/null -w '%{http_code}' "$URL/api/status/" || true; }
+if ! { [ -f "$WORKER_PIDFILE" ] && kill -0 "$(cat "$WORKER_PIDFILE")" 2>/dev/null; }; then
+    nohup "$VENV/bin/netbox" rqworker high default low >"$WORKER_LOG" 2>&1 &
+    echo $! >"$WORKER_PIDFILE"
+fi
 if [ "$(status_code)" = 000 ]; then
-    say "starting runserver on 127.0.0.1:$PORT (log: $LOG)"
-    nohup "$VENV/bin/netbox" runserver "127.0.0.1:$PORT" --noreload --insecure >"$LOG" 2>&1 &
+    say "starting gunicorn on 127.0.0.1:$PORT (log: $LOG)"
+    nohup "$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 3 --threads 2 --timeout 300 \
+        netbox.wsgi >"$LOG" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 120); do
         code=$(status_code)
         [ "$code" != 000 ] && break
-        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { tail -30 "$LOG" >&2; die "runserver exited, see $LOG"; }
+        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { tail -30 "$LOG" >&2; die "the server exited, see $LOG"; }
         sleep 1
     done
 fi

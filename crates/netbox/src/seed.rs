@@ -1,8 +1,8 @@
 //! Writes fabrics into NetBox through its REST API: the lab fabric of examples/fabric (for the
 //! integration tests and demos) and bulk data for the benchmark.
 //!
-//! Everything a seed creates carries the tag `seed-<site>`, so [`reset_site`] can remove it
-//! again; shared objects (custom fields, RIR, ASNs, route targets, roles, peer groups) are
+//! Everything a seed creates in a site (its devices) or for it (addresses, VLANs, VRFs, L2VPNs,
+//! BGP sessions, tagged `seed-<site>`) is removed again by [`reset_site`]; shared objects (custom fields, RIR, ASNs, route targets, roles, peer groups) are
 //! created once and reused.
 
 use std::collections::HashMap;
@@ -122,7 +122,8 @@ pub async fn reset_site(client: &Client, site: &str) -> Result<(), SeedError> {
         return Ok(());
     }
     bulk_delete_where(client, paths::BGP_SESSIONS, &tag).await?;
-    bulk_delete_where(client, paths::DEVICES, &tag).await?;
+    // Devices are not tagged (tags become labels): everything in the site goes.
+    bulk_delete_where(client, paths::DEVICES, &[("site", site.to_owned())]).await?;
     bulk_delete_where(client, paths::IP_ADDRESSES, &tag).await?;
     bulk_delete_where(client, "api/vpn/l2vpns/", &tag).await?;
     bulk_delete_where(client, paths::VRFS, &tag).await?;
@@ -326,7 +327,7 @@ pub async fn create_devices(
             json!({
                 "name": d.name, "site": base.site, "role": base.roles[d.role],
                 "device_type": base.device_type, "platform": base.platform, "status": "active",
-                "tags": [base.tag], "custom_fields": d.custom_fields,
+                "custom_fields": d.custom_fields,
             })
         })
         .collect();
