@@ -2,9 +2,9 @@
 //!
 //!     cargo run --release -p fabric-netbox --example bench -- --devices 500 --interfaces 48
 //!
-//! Seeds `--devices` devices with `--interfaces` routed ports each (one address per port, a
-//! management port with the primary address and a Loopback0) into site `bench` with bulk
-//! requests, then times `--runs` full syncs of that site and prints each run, the median and the
+//! Seeds `--devices` devices with `--interfaces` ports each (plus a management port with the
+//! primary address and a Loopback0 with an address; `--port-addresses` adds a /31 per port) into
+//! site `bench` with bulk requests, then times `--runs` full syncs of that site and prints each run, the median and the
 //! request count. `--skip-seed` reuses what an earlier run seeded.
 
 use std::time::{Duration, Instant};
@@ -28,6 +28,9 @@ struct Args {
     concurrency: usize,
     #[arg(long)]
     skip_seed: bool,
+    /// Also give every port a /31 (doubles the seeding time).
+    #[arg(long)]
+    port_addresses: bool,
     #[arg(long, default_value = "bench")]
     site: String,
 }
@@ -61,7 +64,14 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::with_options(&url, Token::parse(&token)?, options)?;
     if !args.skip_seed {
         let t = Instant::now();
-        seed::bulk(&client, &args.site, args.devices, args.interfaces).await?;
+        seed::bulk(
+            &client,
+            &args.site,
+            args.devices,
+            args.interfaces,
+            args.port_addresses,
+        )
+        .await?;
         println!(
             "seeded {} devices x {} interfaces in {:.1} s ({} requests)",
             args.devices,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::info;
@@ -763,12 +764,14 @@ pub async fn lab(client: &Client, site: &str) -> Result<Lab, SeedError> {
 }
 
 /// Benchmark data: `devices` leaves in `site`, each with a management interface (its primary
-/// IPv4), `interfaces` routed ports with a /31 each, and a Loopback0. Bulk requests throughout.
+/// IPv4), a Loopback0 with an address, and `interfaces` ports (with a /31 each when
+/// `port_addresses`). Bulk requests throughout, two slices of 25 devices in flight.
 pub async fn bulk(
     client: &Client,
     site: &str,
     devices: usize,
     interfaces: usize,
+    port_addresses: bool,
 ) -> Result<Base, SeedError> {
     reset_site(client, site).await?;
     let base = base(client, site).await?;
@@ -808,11 +811,15 @@ pub async fn bulk(
                     kind: "10gbase-x-sfpp",
                     description: format!("bench port {} of device {d}", i + 1),
                     mtu: Some(9214),
-                    ips: vec![(
-                        format!("10.{}.{}.{}/31", 64 + d / 128, n * 2 / 256, n * 2 % 256),
-                        Some(mgmt_vrf),
-                        None,
-                    )],
+                    ips: if port_addresses {
+                        vec![(
+                            format!("10.{}.{}.{}/31", 64 + d / 128, n * 2 / 256, n * 2 % 256),
+                            Some(mgmt_vrf),
+                            None,
+                        )]
+                    } else {
+                        Vec::new()
+                    },
                     ..Default::default()
                 });
             }
@@ -824,9 +831,15 @@ pub async fn bulk(
             }
         })
         .collect();
-    // In slices of 25 devices, so that no request grows too large.
-    for chunk in seeds.chunks(25) {
-        create_devices(client, &base, chunk).await?;
-    }
+    // In slices of 25 devices, so that no request grows too large; two slices at once keep
+    // two NetBox workers busy.
+    futures::stream::iter(
+        seeds
+            .chunks(25)
+            .map(|chunk| create_devices(client, &base, chunk)),
+    )
+    .buffer_unordered(2)
+    .try_collect::<Vec<_>>()
+    .await?;
     Ok(base)
 }
