@@ -396,7 +396,7 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         .await
         .unwrap();
     let received =
-        tokio::time::timeout(Duration::from_secs(60), receive_one_request(&listener)).await;
+        tokio::time::timeout(Duration::from_secs(180), receive_one_request(&listener)).await;
     client
         .delete(&format!("api/extras/event-rules/{rule}/"), None)
         .await
@@ -406,7 +406,7 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         .await
         .unwrap();
     let (headers, body) = received.expect(
-        "NetBox sent no webhook within 60 s: is its worker running? (scripts/netbox.sh starts `netbox rqworker`)",
+        "NetBox sent no webhook within 180 s: is its worker running (scripts/netbox.sh starts `netbox rqworker`), or is its queue long (redis-cli llen rq:queue:default)?",
     );
     let signature = headers
         .iter()
