@@ -53,10 +53,10 @@ start=$(date +%s)
 mkdir -p "$HOME_DIR"
 
 # --- PostgreSQL and Redis from Debian -------------------------------------------------------
-if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
-    say "installing postgresql and redis-server"
+if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null || ! command -v curl >/dev/null; then
+    say "installing postgresql, redis-server and curl"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server curl >/dev/null
 fi
 PG_VERSION=$(pg_lsclusters -h | awk '{print $1}' | sort -n | tail -1)
 [ -n "$PG_VERSION" ] || die "no PostgreSQL cluster found (pg_lsclusters is empty)"
