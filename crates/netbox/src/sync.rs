@@ -52,7 +52,8 @@ impl From<&NetBoxSourceSpec> for SyncConfig {
 pub struct SyncResult {
     pub devices: Vec<SyncedDevice>,
     pub errors: Vec<InvalidData>,
-    /// HTTP requests this sync sent.
+    /// HTTP requests sent while this sync ran (from the client's counter: syncs running at
+    /// the same time on clones of one client count each other's requests too).
     pub requests: u64,
 }
 
