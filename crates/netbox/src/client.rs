@@ -1,0 +1,580 @@
+//! The NetBox REST client: authentication, pagination, retries and request counting.
+//!
+//! HTTP is reqwest (on hyper 1 and rustls with ring, no OpenSSL): it brings connection pooling,
+//! timeouts and query encoding that a bare hyper client would make us write again, and both are
+//! already in the tree through kube.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
+
+/// The largest page NetBox serves by default (`MAX_PAGE_SIZE`).
+pub const PAGE_SIZE: usize = 1000;
+
+/// An API token, told apart by its form.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Token {
+    /// A v1 token, 40 hex characters: `Authorization: Token <token>`.
+    V1(String),
+    /// A v2 token, `nbt_<id>.<secret>`: `Authorization: Bearer <token>`.
+    V2(String),
+}
+
+impl Token {
+    /// Parses a token as stored in a Secret (surrounding whitespace, e.g. a trailing newline, is
+    /// ignored). The error never repeats the token.
+    pub fn parse(raw: &str) -> Result<Self, ClientError> {
+        let t = raw.trim();
+        if let Some(rest) = t.strip_prefix("nbt_") {
+            let ok = rest
+                .split_once('.')
+                .is_some_and(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                && t.bytes().all(|b| b.is_ascii_graphic());
+            if ok {
+                return Ok(Self::V2(t.to_owned()));
+            }
+            return Err(ClientError::InvalidToken(
+                "a v2 token must look like nbt_<id>.<secret>".into(),
+            ));
+        }
+        if t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Self::V1(t.to_owned()));
+        }
+        Err(ClientError::InvalidToken(format!(
+            "expected a v1 token (40 hex characters) or a v2 token (nbt_<id>.<secret>), got {} characters",
+            t.len()
+        )))
+    }
+
+    fn header(&self) -> HeaderValue {
+        let s = match self {
+            Self::V1(t) => format!("Token {t}"),
+            Self::V2(t) => format!("Bearer {t}"),
+        };
+        // Only printable ASCII gets past `parse`, which HeaderValue accepts.
+        let mut v = HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""));
+        v.set_sensitive(true);
+        v
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::V1(_) => f.write_str("Token::V1(..)"),
+            Self::V2(_) => f.write_str("Token::V2(..)"),
+        }
+    }
+}
+
+/// What can go wrong talking to NetBox. Secrets never appear in the messages.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid NetBox URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("invalid NetBox API token: {0}")]
+    InvalidToken(String),
+    #[error(
+        "NetBox refused the API token (HTTP {status} for {url}): {detail}; check the token Secret and the token's permissions"
+    )]
+    Unauthorized {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    #[error(
+        "NetBox answered 404 Not Found for {url}: check the NetBox URL (NetBox's base URL, without /api/)"
+    )]
+    NotFound { url: String },
+    #[error("NetBox at {url} is unreachable after {attempts} attempt(s): {source}")]
+    Unreachable {
+        url: String,
+        attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("NetBox answered HTTP {status} for {url} after {attempts} attempt(s): {body}")]
+    Server {
+        url: String,
+        status: u16,
+        attempts: u32,
+        body: String,
+    },
+    #[error("NetBox rejected {method} {url} (HTTP {status}): {body}")]
+    Rejected {
+        method: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("unexpected answer from {url} (is this NetBox's API?): {source}")]
+    Decode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ClientError {
+    /// A CamelCase reason for a status condition (bounded, safe as a metric label).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidUrl { .. } | Self::NotFound { .. } => "InvalidURL",
+            Self::InvalidToken(_) | Self::Unauthorized { .. } => "Unauthorized",
+            Self::Unreachable { .. } => "Unreachable",
+            Self::Server { .. } => "ServerError",
+            Self::Rejected { .. } => "Rejected",
+            Self::Decode { .. } => "InvalidResponse",
+        }
+    }
+
+    /// Whether trying again later may help (network or server trouble), as opposed to a
+    /// configuration error that waits for a change (bad token, wrong URL).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Server { .. })
+    }
+}
+
+/// Client settings besides URL and token.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+    /// Retries of a read after a 5xx, 429, timeout or connection error.
+    pub max_retries: u32,
+    /// First backoff; doubles on each retry.
+    pub backoff: Duration,
+    /// Requests in flight at once (pages of one list and lists of one sync together).
+    pub concurrency: usize,
+    /// Page size of list requests.
+    pub page_size: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            max_retries: 3,
+            backoff: Duration::from_millis(250),
+            concurrency: 4,
+            page_size: PAGE_SIZE,
+        }
+    }
+}
+
+/// Counts of HTTP requests, for the operator's metrics.
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl RequestCounters {
+    /// HTTP requests sent (each attempt counts).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+    /// Attempts that were retries.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    /// Requests that ended in an error after all retries.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// A NetBox REST API client. Cheap to clone; clones share the connection pool and counters.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// NetBox's base URL, ending in `/`.
+    base: Url,
+    auth: HeaderValue,
+    options: ClientOptions,
+    permits: Arc<Semaphore>,
+    counters: Arc<RequestCounters>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    count: usize,
+    results: Vec<T>,
+}
+
+impl Client {
+    /// A client for NetBox at `url` (its base URL, e.g. `https://netbox.example.net` or
+    /// `https://example.net/netbox`) with default options.
+    pub fn new(url: &str, token: Token) -> Result<Self, ClientError> {
+        Self::with_options(url, token, ClientOptions::default())
+    }
+
+    pub fn with_options(
+        url: &str,
+        token: Token,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let mut base = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(invalid("the URL must not have a query or fragment"));
+        }
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(options.concurrency.max(1))
+            .user_agent(concat!("fabric-netbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| invalid(&format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base,
+            auth: token.header(),
+            permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            options,
+            counters: Arc::new(RequestCounters::default()),
+        })
+    }
+
+    /// The base URL, ending in `/`.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// Request counters shared by all clones of this client.
+    pub fn counters(&self) -> &Arc<RequestCounters> {
+        &self.counters
+    }
+
+    /// The number of HTTP requests sent so far.
+    pub fn request_count(&self) -> u64 {
+        self.counters.requests()
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, ClientError> {
+        let mut url =
+            self.base
+                .join(path.trim_start_matches('/'))
+                .map_err(|e| ClientError::InvalidUrl {
+                    url: format!("{}{path}", self.base),
+                    reason: e.to_string(),
+                })?;
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        Ok(url)
+    }
+
+    /// Sends one request, retrying reads on 5xx, 429, timeouts and connection errors with
+    /// exponential backoff. Returns the body of a 2xx answer.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let retry = method == Method::GET;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = self.permits.acquire().await.ok();
+                self.counters.requests.fetch_add(1, Ordering::Relaxed);
+                if attempt > 1 {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut req = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .header(AUTHORIZATION, self.auth.clone())
+                    .header("Accept", "application/json");
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                match req.send().await {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        resp.bytes().await.map(|b| (status, b.to_vec()))
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let can_retry = retry && attempt <= self.options.max_retries;
+            let err = match outcome {
+                Ok((status, bytes)) if status.is_success() => return Ok(bytes),
+                Ok((status, bytes)) => {
+                    let transient =
+                        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                    if transient && can_retry {
+                        warn!(%url, status = status.as_u16(), attempt, "NetBox request failed, retrying");
+                        self.sleep_backoff(attempt).await;
+                        continue;
+                    }
+                    status_error(&method, &url, status, &bytes, attempt)
+                }
+                Err(e) => {
+                    if can_retry && (e.is_timeout() || e.is_connect() || e.is_request()) {
+                        warn!(%url, error = %e, attempt, "NetBox unreachable, retrying");
+                        self.sleep_backoff(attempt).await;
+                        continue;
+                    }
+                    ClientError::Unreachable {
+                        url: url.to_string(),
+                        attempts: attempt,
+                        source: e,
+                    }
+                }
+            };
+            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(err);
+        }
+    }
+
+    async fn sleep_backoff(&self, attempt: u32) {
+        let factor = 1u32 << (attempt - 1).min(6);
+        tokio::time::sleep(self.options.backoff * factor).await;
+    }
+
+    fn decode<T: DeserializeOwned>(url: &Url, bytes: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(bytes).map_err(|source| ClientError::Decode {
+            url: url.to_string(),
+            source,
+        })
+    }
+
+    /// GETs one object (or any JSON document) at `path`, relative to the base URL
+    /// (`api/dcim/devices/12/`).
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        let url = self.url(path, query)?;
+        let bytes = self.send(Method::GET, url.clone(), None).await?;
+        Self::decode(&url, &bytes)
+    }
+
+    /// Every object of a list endpoint: the first page tells the count, the other pages are
+    /// fetched concurrently (up to `concurrency` requests in flight across the client).
+    /// `query` holds filters and, where useful, `fields` (`("fields", "id,name".into())`).
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ClientError> {
+        let limit = self.options.page_size.max(1);
+        let page_url = |offset: usize| {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("limit", limit.to_string()));
+            q.push(("offset", offset.to_string()));
+            // A stable order, so that concurrent pages neither skip nor repeat objects.
+            if !query.iter().any(|(k, _)| *k == "ordering") {
+                q.push(("ordering", "id".into()));
+            }
+            self.url(path, &q)
+        };
+        let first_url = page_url(0)?;
+        let bytes = self.send(Method::GET, first_url.clone(), None).await?;
+        let first: Page<T> = Self::decode(&first_url, &bytes)?;
+        let count = first.count;
+        let mut out = first.results;
+        if out.len() >= count || out.is_empty() {
+            return Ok(out);
+        }
+        let step = out.len();
+        let offsets: Vec<usize> = (1..).map(|i| i * step).take_while(|o| *o < count).collect();
+        debug!(path, count, pages = offsets.len() + 1, "paginating");
+        let pages: Vec<Vec<T>> = stream::iter(offsets)
+            .map(|offset| async move {
+                let url = page_url(offset)?;
+                let bytes = self.send(Method::GET, url.clone(), None).await?;
+                Self::decode::<Page<T>>(&url, &bytes).map(|p| p.results)
+            })
+            .buffered(self.options.concurrency.max(1))
+            .try_collect()
+            .await?;
+        out.extend(pages.into_iter().flatten());
+        Ok(out)
+    }
+
+    /// POSTs `body` (one object or a list, for bulk creation) and returns the answer.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path, &[])?;
+        let bytes = self.send(Method::POST, url.clone(), Some(body)).await?;
+        Self::decode(&url, &bytes)
+    }
+
+    /// PATCHes the object at `path` (or a list of `{id, ...}` objects on a list endpoint).
+    pub async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        let url = self.url(path, &[])?;
+        let bytes = self.send(Method::PATCH, url.clone(), Some(body)).await?;
+        Self::decode(&url, &bytes)
+    }
+
+    /// DELETEs the object at `path`, or with a body of `[{"id": n}, ...]`, a list of objects.
+    pub async fn delete(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(), ClientError> {
+        let url = self.url(path, &[])?;
+        self.send(Method::DELETE, url, body).await.map(|_| ())
+    }
+}
+
+fn status_error(
+    method: &Method,
+    url: &Url,
+    status: StatusCode,
+    body: &[u8],
+    attempts: u32,
+) -> ClientError {
+    let text = String::from_utf8_lossy(body);
+    let detail = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| truncate(&text, 300));
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ClientError::Unauthorized {
+            url: url.to_string(),
+            status: status.as_u16(),
+            detail,
+        },
+        StatusCode::NOT_FOUND => ClientError::NotFound {
+            url: url.to_string(),
+        },
+        s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => ClientError::Server {
+            url: url.to_string(),
+            status: s.as_u16(),
+            attempts,
+            body: truncate(&text, 300),
+        },
+        s => ClientError::Rejected {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: s.as_u16(),
+            body: truncate(&text, 1000),
+        },
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_told_apart_by_their_form() {
+        let v1 = Token::parse("0123456789abcdef0123456789abcdef01234567\n").unwrap();
+        assert_eq!(
+            v1.header().to_str().unwrap(),
+            "Token 0123456789abcdef0123456789abcdef01234567"
+        );
+        let v2 = Token::parse("nbt_abc123.s3cr3tS3cr3t").unwrap();
+        assert_eq!(
+            v2.header().to_str().unwrap(),
+            "Bearer nbt_abc123.s3cr3tS3cr3t"
+        );
+        for bad in ["", "nbt_nodot", "nbt_.x", "xyz", "0123456789abcdef"] {
+            let err = Token::parse(bad).unwrap_err();
+            assert!(matches!(err, ClientError::InvalidToken(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn token_never_shows_in_debug_or_errors() {
+        let t = Token::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
+        assert!(!format!("{t:?}").contains("0123"));
+        let err = Token::parse("nbt_secretbutbroken").unwrap_err();
+        assert!(!err.to_string().contains("secretbutbroken"));
+    }
+
+    #[test]
+    fn base_url_keeps_a_path_prefix() {
+        let token = Token::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
+        let c = Client::new("https://example.net/netbox", token.clone()).unwrap();
+        let u = c
+            .url("api/dcim/devices/", &[("site", "lab".into())])
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://example.net/netbox/api/dcim/devices/?site=lab"
+        );
+        assert!(matches!(
+            Client::new("ftp://example.net", token.clone()),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Client::new("not a url", token),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn statuses_become_errors_a_user_can_act_on() {
+        let url = Url::parse("http://nb/api/dcim/devices/").unwrap();
+        let e = status_error(
+            &Method::GET,
+            &url,
+            StatusCode::FORBIDDEN,
+            br#"{"detail":"Invalid v1 token"}"#,
+            1,
+        );
+        assert_eq!(e.reason(), "Unauthorized");
+        assert!(e.to_string().contains("Invalid v1 token"), "{e}");
+        let e = status_error(&Method::GET, &url, StatusCode::NOT_FOUND, b"<html>", 1);
+        assert_eq!(e.reason(), "InvalidURL");
+        assert!(e.to_string().contains("check the NetBox URL"), "{e}");
+        let e = status_error(&Method::GET, &url, StatusCode::BAD_GATEWAY, b"", 4);
+        assert!(e.is_transient());
+        let e = status_error(&Method::POST, &url, StatusCode::BAD_REQUEST, b"{}", 1);
+        assert!(!e.is_transient());
+        assert_eq!(e.reason(), "Rejected");
+    }
+}

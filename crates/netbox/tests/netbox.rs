@@ -1,0 +1,440 @@
+//! Sync behaviour against a real NetBox (scripts/netbox.sh). Each test works in its own site.
+
+mod common;
+
+use std::time::Duration;
+
+use fabric_netbox::{ClientError, ClientOptions, Token, seed, sync};
+use serde_json::json;
+
+#[tokio::test]
+async fn an_interface_description_change_is_followed() {
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-desc").await;
+    let created = seed::create_devices(
+        &client,
+        &base,
+        &[common::simple_device(
+            "t-desc-1",
+            "192.0.2.1/32",
+            2,
+            base.mgmt_vrf,
+        )],
+    )
+    .await
+    .unwrap();
+    let config = common::config_for_site("t-desc");
+    let first = sync(&client, &config).await.unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let eth1 = |r: &fabric_netbox::SyncResult| {
+        r.devices[0]
+            .spec
+            .intent
+            .interfaces
+            .iter()
+            .find(|i| i.name == "Ethernet1")
+            .and_then(|i| i.description.clone())
+    };
+    assert_eq!(eth1(&first).as_deref(), Some("port 1"));
+    assert_eq!(first.devices[0].spec.target.address, "192.0.2.1:6030");
+
+    let id = created.interfaces[&("t-desc-1".to_owned(), "Ethernet1".to_owned())];
+    let _: serde_json::Value = client
+        .patch(
+            &format!("api/dcim/interfaces/{id}/"),
+            &json!({"description": "to core1 Ethernet7"}),
+        )
+        .await
+        .unwrap();
+    let second = sync(&client, &config).await.unwrap();
+    assert_eq!(eth1(&second).as_deref(), Some("to core1 Ethernet7"));
+}
+
+#[tokio::test]
+async fn a_deleted_device_leaves_the_sync_result() {
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-del").await;
+    let created = seed::create_devices(
+        &client,
+        &base,
+        &[
+            common::simple_device("t-del-1", "192.0.2.11/32", 1, base.mgmt_vrf),
+            common::simple_device("t-del-2", "192.0.2.12/32", 1, base.mgmt_vrf),
+        ],
+    )
+    .await
+    .unwrap();
+    let config = common::config_for_site("t-del");
+    let names = |r: &fabric_netbox::SyncResult| {
+        r.devices.iter().map(|d| d.name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&sync(&client, &config).await.unwrap()),
+        ["t-del-1", "t-del-2"]
+    );
+    client
+        .delete(
+            &format!("api/dcim/devices/{}/", created.devices["t-del-1"]),
+            None,
+        )
+        .await
+        .unwrap();
+    let after = sync(&client, &config).await.unwrap();
+    assert_eq!(names(&after), ["t-del-2"]);
+    assert!(!after.selected_device_names().contains("t-del-1"));
+}
+
+#[tokio::test]
+async fn one_bad_device_is_an_error_entry_not_a_failed_sync() {
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-bad").await;
+    let mut bad = common::simple_device("t-bad-1", "192.0.2.21/32", 1, base.mgmt_vrf);
+    bad.custom_fields = json!({"gnmi_tls": "sometimes"});
+    seed::create_devices(
+        &client,
+        &base,
+        &[
+            bad,
+            common::simple_device("t-bad-2", "192.0.2.22/32", 1, base.mgmt_vrf),
+        ],
+    )
+    .await
+    .unwrap();
+    let r = sync(&client, &common::config_for_site("t-bad"))
+        .await
+        .unwrap();
+    assert_eq!(r.devices.len(), 1);
+    assert_eq!(r.devices[0].name, "t-bad-2");
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert_eq!(r.errors[0].object.kind, "dcim.device");
+    assert_eq!(r.errors[0].object.name, "t-bad-1");
+    assert!(r.errors[0].message.contains("gnmi_tls"), "{}", r.errors[0]);
+    assert!(
+        r.selected_device_names().contains("t-bad-1"),
+        "a broken device is still selected: not to be deleted"
+    );
+}
+
+#[tokio::test]
+async fn pages_in_flight_give_the_same_result_as_one_page() {
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-page").await;
+    let devices: Vec<_> = (1..=5)
+        .map(|n| {
+            common::simple_device(
+                &format!("t-page-{n}"),
+                &format!("192.0.2.{}/32", 30 + n),
+                7,
+                base.mgmt_vrf,
+            )
+        })
+        .collect();
+    seed::create_devices(&client, &base, &devices)
+        .await
+        .unwrap();
+    let config = common::config_for_site("t-page");
+    let big = sync(&client, &config).await.unwrap();
+    let small_pages = common::client_with(ClientOptions {
+        page_size: 3,
+        concurrency: 3,
+        ..ClientOptions::default()
+    });
+    let small = sync(&small_pages, &config).await.unwrap();
+    assert_eq!(big.devices.len(), 5);
+    assert!(
+        big.devices
+            .iter()
+            .all(|d| d.spec.intent.interfaces.len() == 7)
+    );
+    assert_eq!(small.devices, big.devices);
+    // 5 devices and 40 interfaces and 5 addresses in pages of 3: many more requests.
+    assert!(
+        small.requests >= big.requests + 15,
+        "small pages: {} requests, big pages: {}",
+        small.requests,
+        big.requests
+    );
+    assert_eq!(small_pages.request_count(), small.requests);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_unauthorized() {
+    let (url, _) = common::netbox_env();
+    for token in [
+        "ffffffffffffffffffffffffffffffffffffffff",
+        "nbt_abcdef123456.not-a-real-secret",
+    ] {
+        let client = fabric_netbox::Client::new(&url, Token::parse(token).unwrap()).unwrap();
+        let err = sync(&client, &common::config_for_site("lab"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "Unauthorized", "{err}");
+        assert!(!err.is_transient());
+        assert!(
+            matches!(
+                err.source,
+                ClientError::Unauthorized {
+                    status: 401 | 403,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            !err.to_string().contains(token),
+            "the token must not be in the message"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_url_path_is_a_clear_404() {
+    let (url, token) = common::netbox_env();
+    let client =
+        fabric_netbox::Client::new(&format!("{url}/netbox"), Token::parse(&token).unwrap())
+            .unwrap();
+    let err = sync(&client, &common::config_for_site("lab"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.source, ClientError::NotFound { .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("404")
+            && msg.contains("check the NetBox URL")
+            && msg.contains("/netbox/api/dcim/devices/"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_netbox_is_retried_then_reported() {
+    let (_, token) = common::netbox_env();
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let client = fabric_netbox::Client::with_options(
+        &format!("http://127.0.0.1:{port}"),
+        Token::parse(&token).unwrap(),
+        ClientOptions {
+            max_retries: 2,
+            backoff: Duration::from_millis(10),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let err = sync(&client, &common::config_for_site("lab"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "Unreachable", "{err}");
+    assert!(err.is_transient());
+    assert!(
+        matches!(err.source, ClientError::Unreachable { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(client.counters().requests(), 3);
+    assert_eq!(client.counters().retries(), 2);
+    assert_eq!(client.counters().failures(), 1);
+}
+
+#[tokio::test]
+async fn a_v2_token_works_with_bearer() {
+    let admin = common::ready_client().await;
+    let base = common::fresh_site(&admin, "t-v2").await;
+    seed::create_devices(
+        &admin,
+        &base,
+        &[common::simple_device(
+            "t-v2-1",
+            "192.0.2.41/32",
+            1,
+            base.mgmt_vrf,
+        )],
+    )
+    .await
+    .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Me {
+        id: u64,
+    }
+    let users: Vec<Me> = admin
+        .list("api/users/users/", &[("username", "admin".into())])
+        .await
+        .unwrap();
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: u64,
+        key: String,
+        token: String,
+    }
+    let t: Created = admin
+        .post(
+            "api/users/tokens/",
+            &json!({"user": users[0].id, "version": 2, "description": "fabric-netbox test"}),
+        )
+        .await
+        .unwrap();
+    let v2 = Token::parse(&format!("nbt_{}.{}", t.key, t.token)).unwrap();
+    assert!(matches!(v2, Token::V2(_)));
+    let (url, _) = common::netbox_env();
+    let client = fabric_netbox::Client::new(&url, v2).unwrap();
+    let r = sync(&client, &common::config_for_site("t-v2")).await;
+    admin
+        .delete(&format!("api/users/tokens/{}/", t.id), None)
+        .await
+        .unwrap();
+    let r = r.unwrap();
+    assert_eq!(r.devices.len(), 1);
+    assert_eq!(r.devices[0].name, "t-v2-1");
+}
+
+/// Reads one HTTP request from a connection and answers 200: (headers, body).
+async fn receive_one_request(
+    listener: &tokio::net::TcpListener,
+) -> (Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before the headers ended");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    while buf.len() < header_end + len {
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before the body ended");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    (headers, buf[header_end..header_end + len].to_vec())
+}
+
+#[tokio::test]
+async fn a_real_netbox_webhook_verifies_and_names_its_device() {
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-hook").await;
+    let created = seed::create_devices(
+        &client,
+        &base,
+        &[common::simple_device(
+            "t-hook-1",
+            "192.0.2.51/32",
+            1,
+            base.mgmt_vrf,
+        )],
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let secret = "hook-secret-for-tests";
+    // Remove what an earlier run left, then a webhook and an event rule for this device only.
+    for path in ["api/extras/event-rules/", "api/extras/webhooks/"] {
+        #[derive(serde::Deserialize)]
+        struct Id {
+            id: u64,
+        }
+        let old: Vec<Id> = client
+            .list(path, &[("name", "fabric-netbox-test".into())])
+            .await
+            .unwrap();
+        for o in old {
+            client
+                .delete(&format!("{path}{}/", o.id), None)
+                .await
+                .unwrap();
+        }
+    }
+    let hook = seed::ensure(
+        &client,
+        "api/extras/webhooks/",
+        &[("name", "fabric-netbox-test".into())],
+        json!({"name": "fabric-netbox-test", "payload_url": format!("http://127.0.0.1:{port}/webhooks/netbox"),
+               "http_method": "POST", "http_content_type": "application/json", "secret": secret}),
+    )
+    .await
+    .unwrap();
+    let rule = seed::ensure(
+        &client,
+        "api/extras/event-rules/",
+        &[("name", "fabric-netbox-test".into())],
+        json!({"name": "fabric-netbox-test", "object_types": ["dcim.interface"], "event_types": ["object_updated"],
+               "action_type": "webhook", "action_object_type": "extras.webhook", "action_object_id": hook,
+               "conditions": {"attr": "device.name", "value": "t-hook-1"}, "enabled": true}),
+    )
+    .await
+    .unwrap();
+    let id = created.interfaces[&("t-hook-1".to_owned(), "Ethernet1".to_owned())];
+    let _: serde_json::Value = client
+        .patch(
+            &format!("api/dcim/interfaces/{id}/"),
+            &json!({"description": "changed for the webhook"}),
+        )
+        .await
+        .unwrap();
+    let received =
+        tokio::time::timeout(Duration::from_secs(180), receive_one_request(&listener)).await;
+    client
+        .delete(&format!("api/extras/event-rules/{rule}/"), None)
+        .await
+        .unwrap();
+    client
+        .delete(&format!("api/extras/webhooks/{hook}/"), None)
+        .await
+        .unwrap();
+    let (headers, body) = received.expect(
+        "NetBox sent no webhook within 180 s: is its worker running (scripts/netbox.sh starts `netbox rqworker`), or is its queue long (redis-cli llen rq:queue:default)?",
+    );
+    let signature = headers
+        .iter()
+        .find(|(k, _)| k == "x-hook-signature")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(
+        fabric_netbox::verify_signature(secret.as_bytes(), &body, signature),
+        Ok(())
+    );
+    assert_eq!(
+        fabric_netbox::verify_signature(b"another secret", &body, signature),
+        Err(fabric_netbox::SignatureError::Mismatch)
+    );
+    assert_eq!(
+        fabric_netbox::verify_signature(secret.as_bytes(), &body, None),
+        Err(fabric_netbox::SignatureError::Missing)
+    );
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    assert_eq!(
+        fabric_netbox::verify_signature(secret.as_bytes(), &tampered, signature),
+        Err(fabric_netbox::SignatureError::Mismatch)
+    );
+    let event = fabric_netbox::parse_event(&body).unwrap();
+    assert_eq!(event.event, "updated");
+    assert_eq!(event.object_type, "dcim.interface");
+    assert_eq!(
+        event.affected(),
+        fabric_netbox::Affected::Devices(["t-hook-1".to_owned()].into())
+    );
+}
