@@ -86,7 +86,7 @@ mod tests {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
-    /// The examples the CRD rule is tested on (policy.rs): every one the regex accepts must parse.
+    /// Patterns the CRD's rule (`is_path_pattern`) accepts: every one must parse too.
     const ACCEPTED: &[&str] = &[
         "/interfaces",
         "/interfaces/interface[name=*]/config/description",
