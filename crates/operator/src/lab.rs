@@ -109,53 +109,6 @@ impl Lab {
             })
             .collect()
     }
-
-    /// The fabric as a table, one device a line, with the policy in force for each.
-    pub fn render(&self) -> String {
-        let mut rows = vec![[
-            "DEVICE".to_owned(),
-            "ADDRESS".to_owned(),
-            "PLATFORM".to_owned(),
-            "ASN".to_owned(),
-            "INTERFACES".to_owned(),
-            "VLANS".to_owned(),
-            "NEIGHBORS".to_owned(),
-            "POLICY".to_owned(),
-            "MODE".to_owned(),
-        ]];
-        for d in &self.devices {
-            let intent = &d.spec.intent;
-            let policy = policy_for(d, &self.policies);
-            rows.push([
-                d.name_any(),
-                d.spec.target.address.clone(),
-                format!("{:?}", d.spec.platform).to_lowercase(),
-                intent
-                    .bgp
-                    .as_ref()
-                    .map(|b| b.asn.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                intent.interfaces.len().to_string(),
-                intent.vlans.len().to_string(),
-                intent
-                    .bgp
-                    .as_ref()
-                    .map(|b| b.neighbors.len())
-                    .unwrap_or(0)
-                    .to_string(),
-                policy
-                    .map(|p| p.name_any())
-                    .unwrap_or_else(|| "<none>".into()),
-                // A device no policy selects is treated as alert.
-                policy
-                    .map(|p| p.spec.rules.mode)
-                    .unwrap_or_default()
-                    .as_str()
-                    .to_owned(),
-            ]);
-        }
-        table(&rows)
-    }
 }
 
 /// The embedded lab written to a fresh directory, laid out as in the repository, so fabric-sim's
@@ -356,22 +309,29 @@ mod tests {
     }
 
     #[test]
-    fn the_table_shows_each_device_with_its_policy() {
-        let table = Lab::embedded().unwrap().render();
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 11, "{table}");
-        assert!(lines[0].starts_with("DEVICE"));
-        let row = |name: &str| {
-            *lines
-                .iter()
-                .find(|l| l.starts_with(&format!("{name} ")))
-                .unwrap()
-        };
-        assert!(row("spine1").contains("127.0.0.1:16001"), "{table}");
-        assert!(row("spine1").ends_with("spines-alert    alert"), "{table}");
-        assert!(row("leaf3").ends_with("leaves-approve  approve"), "{table}");
-        assert!(row("leaf8").ends_with("leaves-auto     auto"), "{table}");
-        assert!(row("leaf8").contains("65004"), "{table}");
+    fn each_device_is_watched_with_the_policy_in_force_for_it() {
+        let lab = Lab::embedded().unwrap();
+        let configs = lab.device_configs();
+        assert_eq!(configs.len(), 10);
+        for (name, config) in configs {
+            let config = config.unwrap();
+            let expected = match name.as_str() {
+                "spine1" | "spine2" => ("spines-alert", "alert"),
+                "leaf1" | "leaf2" | "leaf3" | "leaf4" => ("leaves-approve", "approve"),
+                _ => ("leaves-auto", "auto"),
+            };
+            let policy = &config.policy;
+            assert_eq!(
+                (policy.name.as_deref().unwrap(), policy.rules.mode.as_str()),
+                expected,
+                "{name}"
+            );
+            assert_eq!(
+                config.target.credentials.unwrap().username,
+                "admin",
+                "{name}: from the lab Secret"
+            );
+        }
     }
 
     #[test]
