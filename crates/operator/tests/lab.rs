@@ -27,6 +27,9 @@ fn the_lab_command_brings_the_fabric_up_in_sync() {
         let cells: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(&cells[1..4], ["True", "InSync", "0"], "{row}");
     }
-    assert!(stdout.contains("fabric-sim fault injection: http://127.0.0.1:16000/devices"), "{stdout}");
+    assert!(
+        stdout.contains("fabric-sim fault injection: http://127.0.0.1:16000/devices"),
+        "{stdout}"
+    );
     println!("lab up and in sync in {:?}", started.elapsed());
 }
