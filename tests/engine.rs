@@ -35,9 +35,14 @@ async fn an_out_of_band_change_is_an_event_within_a_second_and_resolves_when_und
     let changed = Instant::now();
     let state = live
         .port
-        .wait_for("spine1's drift event", Duration::from_secs(1), |s| {
-            s.events_of(&key("spine1")).count() == 1
-        })
+        .wait_for(
+            "spine1's drift event and status",
+            Duration::from_secs(1),
+            |s| {
+                s.events_of(&key("spine1")).count() == 1
+                    && matches!(s.reports[&key("spine1")].sync, SyncState::Drifted { .. })
+            },
+        )
         .await?;
     let detected = changed.elapsed();
     let event = state.events_of(&key("spine1")).next().expect("one event");

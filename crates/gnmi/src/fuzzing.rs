@@ -84,6 +84,20 @@ mod tests {
 
     /// Found by `cargo fuzz run json_ietf_decode` in 20 s: a double that serde_json's default
     /// (inexact) float parser changed on the way back. Fixed by its `float_roundtrip` feature.
+    /// Found by `cargo fuzz run json_ietf_decode` after 2 million runs: a member name that is
+    /// no YANG identifier became a path element that did not survive printing. Now refused.
+    #[test]
+    fn fuzz_crash_member_names_must_be_identifiers() {
+        check_json_ietf(br#"{"aff:MMM MM\\MM\\!:\\=n":"g,"}"#);
+        let err = crate::json::flatten_json_ietf(
+            &crate::Path::root(),
+            br#"{"a b": 1}"#,
+            &crate::json::KeyTable::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a YANG identifier"), "{err}");
+    }
+
     #[test]
     fn fuzz_crash_double_round_trips_exactly() {
         check_json_ietf(b"\n100000000001903143630");

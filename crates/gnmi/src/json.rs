@@ -45,6 +45,10 @@ pub enum JsonError {
     Unencodable { path: Path, kind: &'static str },
     #[error("{path}: wildcard paths cannot be encoded")]
     Wildcard { path: Path },
+    #[error(
+        "{path}: member name {name:?} is not a YANG identifier, optionally module-qualified (RFC 7951)"
+    )]
+    MemberName { path: Path, name: String },
 }
 
 /// A flattened leaf: full path and scalar value. Serde: `{"path": "/a/b", "value": {"uint": 1}}`.
@@ -177,6 +181,22 @@ impl KeyTable {
 
 fn local(name: &str) -> &str {
     name.split_once(':').map_or(name, |(_, l)| l)
+}
+
+/// A YANG identifier: a letter or underscore, then letters, digits, `_`, `-` and `.`.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// An RFC 7951 member name, `identifier` or `module:identifier`. Anything else cannot be a
+/// path element that survives printing and parsing, so it is refused, not passed on.
+fn is_member_name(name: &str) -> bool {
+    match name.split_once(':') {
+        Some((module, id)) => is_identifier(module) && is_identifier(id),
+        None => is_identifier(name),
+    }
 }
 
 /// Flattens an RFC 7951 JSON_IETF blob attached at `base` into leaves.
@@ -422,6 +442,12 @@ impl Flattener<'_> {
 
     fn object(&mut self, members: &[(Cow<'_, str>, Node<'_>)]) -> Result<(), JsonError> {
         for (name, child) in members {
+            if !is_member_name(name) {
+                return Err(JsonError::MemberName {
+                    path: self.current(),
+                    name: name.to_string(),
+                });
+            }
             match child {
                 Node::Obj(inner) => {
                     self.stack.push(PathElem::new(local(name)));
