@@ -256,6 +256,9 @@ impl Client {
     /// Connects (TCP, TLS, HTTP/2) within `connect_timeout`.
     pub async fn connect(cfg: ClientConfig) -> Result<Self, ClientError> {
         let tls = !matches!(cfg.tls, TlsMode::Plaintext);
+        if tls {
+            crate::install_crypto_provider();
+        }
         let uri = if cfg.address.contains("://") {
             cfg.address.clone()
         } else {

@@ -66,3 +66,16 @@ pub(crate) mod proto {
         include!(concat!(env!("OUT_DIR"), "/gnmi.rs"));
     }
 }
+
+/// Makes ring rustls's process-wide crypto provider, once. tonic builds its TLS configs with
+/// rustls's process default, which rustls cannot choose by itself when a build also links
+/// aws-lc-rs (some dependency trees do); then every TLS connection would panic. Called before
+/// any TLS use by the client and by targets built on the `server` feature; harmless if the
+/// program already installed a provider.
+#[cfg(any(feature = "client", feature = "server"))]
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -237,6 +237,9 @@ async fn run_lab(
 }
 
 fn main() -> anyhow::Result<()> {
+    // One TLS crypto provider for the process (gNMI and the Kubernetes client), chosen here
+    // rather than left to rustls, which cannot choose when a build links two.
+    fabric_gnmi::install_crypto_provider();
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     match cli.command {

@@ -184,6 +184,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 fn tls_config(spec: &DeviceSpec, dev: &Device) -> Result<Option<ServerTlsConfig>, SimError> {
+    fabric_gnmi::install_crypto_provider();
     let err = |message: String| SimError::Tls {
         device: spec.name.clone(),
         message,

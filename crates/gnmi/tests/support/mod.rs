@@ -407,6 +407,7 @@ pub async fn start(tls: Option<ServerTlsConfig>) -> (SocketAddr, Target) {
 
 /// Starts the target on `addr` (tests and the example only use loopback).
 pub async fn start_on(addr: &str, tls: Option<ServerTlsConfig>) -> (SocketAddr, Target) {
+    fabric_gnmi::install_crypto_provider();
     let target = Target {
         tree: Arc::new(Mutex::new(seed())),
         changes: broadcast::channel(64).0,
