@@ -13,36 +13,20 @@ pub mod types {
     pub const REACHABLE: &str = "Reachable";
     /// The device's running configuration equals its intent.
     pub const IN_SYNC: &str = "InSync";
-    /// A remediation Set is in flight.
-    pub const REMEDIATING: &str = "Remediating";
-    /// Someone keeps undoing the operator's repairs; auto-remediation is paused.
-    pub const CONTESTED: &str = "Contested";
-    /// A NetBoxSource's last sync succeeded.
-    pub const SYNCED: &str = "Synced";
 }
 
-/// Condition reasons (CamelCase, as the API conventions ask).
+/// Condition reasons (CamelCase, as the API conventions ask). Why a device is unreachable comes
+/// from the engine (`UnreachableReason::as_str`), which has no Kubernetes types to share these.
 pub mod reasons {
     pub const IN_SYNC: &str = "InSync";
     pub const DRIFTED: &str = "Drifted";
     pub const UNKNOWN: &str = "Unknown";
     pub const CONNECTED: &str = "Connected";
-    pub const CONNECTION_REFUSED: &str = "ConnectionRefused";
-    pub const UNAUTHENTICATED: &str = "Unauthenticated";
-    pub const TLS_ERROR: &str = "TlsError";
-    pub const TIMEOUT: &str = "Timeout";
-    pub const STREAM_CLOSED: &str = "StreamClosed";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
     pub const NO_POLICY: &str = "NoPolicySelected";
-    pub const FLAPPING: &str = "Flapping";
-    pub const NOT_CONTESTED: &str = "NotContested";
-    pub const APPLYING: &str = "Applying";
-    pub const IDLE: &str = "Idle";
     pub const SYNCED: &str = "Synced";
-    pub const UNAUTHORIZED: &str = "Unauthorized";
     pub const UNREACHABLE: &str = "Unreachable";
-    pub const INVALID_DATA: &str = "InvalidData";
 }
 
 /// `status` of a condition.

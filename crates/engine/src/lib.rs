@@ -135,13 +135,6 @@ impl<P: Port> Engine<P> {
         }
     }
 
-    /// The devices being watched.
-    pub async fn devices(&self) -> Vec<DeviceKey> {
-        let mut keys: Vec<_> = self.sessions.lock().await.keys().cloned().collect();
-        keys.sort();
-        keys
-    }
-
     /// Stops every session (graceful shutdown).
     pub async fn shutdown(&self) {
         let handles: Vec<Handle> = self.sessions.lock().await.drain().map(|(_, h)| h).collect();
