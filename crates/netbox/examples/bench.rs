@@ -9,11 +9,15 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use fabric_api::netbox::Filters;
 use fabric_drift::intent::Platform;
 use fabric_netbox::{Client, ClientOptions, MappingConfig, SyncConfig, Token, seed, sync};
+
+/// The test NetBox (target/netbox.env from scripts/netbox.sh), shared with the integration tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 #[derive(Parser)]
 struct Args {
@@ -35,18 +39,6 @@ struct Args {
     site: String,
 }
 
-fn netbox_env() -> anyhow::Result<(String, String)> {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/netbox.env");
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("{file}: run scripts/netbox.sh first"))?;
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
-            .with_context(|| format!("{k} missing in {file}"))
-    };
-    Ok((get("NETBOX_URL=")?, get("NETBOX_TOKEN=")?))
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -55,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let (url, token) = netbox_env()?;
+    let (url, token) = common::netbox_env();
     let options = ClientOptions {
         concurrency: args.concurrency,
         timeout: Duration::from_secs(300),

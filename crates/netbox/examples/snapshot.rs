@@ -5,21 +5,17 @@
 //!
 //! Needs scripts/netbox.sh (reads target/netbox.env).
 
-use anyhow::Context;
 use fabric_api::netbox::Filters;
 use fabric_netbox::{Client, Token, fetch_snapshot};
 
+/// The test NetBox (target/netbox.env from scripts/netbox.sh), shared with the integration tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/netbox.env");
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("{file}: run scripts/netbox.sh first"))?;
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
-            .with_context(|| format!("{k} missing in {file}"))
-    };
-    let client = Client::new(&get("NETBOX_URL=")?, Token::parse(&get("NETBOX_TOKEN=")?)?)?;
+    let (url, token) = common::netbox_env();
+    let client = Client::new(&url, Token::parse(&token)?)?;
     let filters = Filters {
         site: std::env::args().skip(1).collect(),
         ..Filters::default()
