@@ -13,6 +13,10 @@ pub mod types {
     pub const REACHABLE: &str = "Reachable";
     /// The device's running configuration equals its intent.
     pub const IN_SYNC: &str = "InSync";
+    /// A remediation Set is in flight or waiting for the device to confirm it.
+    pub const REMEDIATING: &str = "Remediating";
+    /// The flap guard stopped auto-remediation: something else keeps changing these paths.
+    pub const CONTESTED: &str = "Contested";
 }
 
 /// Condition reasons (CamelCase, as the API conventions ask). Why a device is unreachable comes
@@ -27,6 +31,10 @@ pub mod reasons {
     pub const NO_POLICY: &str = "NoPolicySelected";
     pub const SYNCED: &str = "Synced";
     pub const UNREACHABLE: &str = "Unreachable";
+    pub const REMEDIATING: &str = "Remediating";
+    pub const IDLE: &str = "Idle";
+    pub const FLAPPING: &str = "Flapping";
+    pub const NOT_CONTESTED: &str = "NotContested";
 }
 
 /// `status` of a condition.

@@ -159,6 +159,11 @@ pub struct FabricDeviceStatus {
     /// When a remediation last completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_remediation_time: Option<Time>,
+
+    /// Paths the flap guard found contested (remediated too often); auto-remediation of the
+    /// device is paused while this is not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contested_paths: Vec<String>,
 }
 
 /// The policy in force for a device. A device no policy selects gets mode alert and no name.

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 
 /// Annotation a person sets to decide a Pending event: `approve` or `reject`.
 pub const APPROVAL_ANNOTATION: &str = "fabric.netops.dev/approval";
+/// Annotation on a FabricDevice: setting it to a new value remediates the current drift once, in
+/// any mode (`kubectl annotate fd leaf1 fabric.netops.dev/remediate="$(date +%s)" --overwrite`).
+pub const REMEDIATE_ANNOTATION: &str = "fabric.netops.dev/remediate";
+/// Annotation on a FabricDevice: `clear` lifts the flap guard (condition Contested).
+pub const CONTESTED_ANNOTATION: &str = "fabric.netops.dev/contested";
 /// Label holding the drift set's fingerprint, so the operator finds an event again after a restart.
 pub const FINGERPRINT_LABEL: &str = "fabric.netops.dev/fingerprint";
 /// Label holding the device's name, for `kubectl get de -l fabric.netops.dev/device=leaf1`.
@@ -241,4 +246,8 @@ pub struct RemediationResult {
 
     #[serde(default)]
     pub attempts: u32,
+
+    /// From the Set's start to the device confirming the leaves are back at intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_milliseconds: Option<u64>,
 }

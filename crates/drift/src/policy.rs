@@ -177,6 +177,9 @@ pub struct RemediationRules {
     #[serde(default)]
     pub flap_guard: FlapGuard,
 
+    #[serde(default)]
+    pub retry: Retry,
+
     /// When `auto` may act. Empty: at any time. Outside every window, events wait as Pending.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
@@ -220,6 +223,37 @@ impl Default for FlapGuard {
         FlapGuard {
             threshold: flap_threshold(),
             window: flap_window(),
+        }
+    }
+}
+
+/// How a remediation whose Set fails (or is not confirmed by the device) is tried again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Retry {
+    /// Attempts in all, the first included; after the last one the event is Failed.
+    #[serde(default = "retry_attempts")]
+    #[schemars(range(min = 1, max = 10))]
+    pub attempts: u32,
+
+    /// Wait before the second attempt; doubled for each further one.
+    #[serde(default = "retry_backoff")]
+    pub backoff: Duration,
+}
+
+fn retry_attempts() -> u32 {
+    3
+}
+
+fn retry_backoff() -> Duration {
+    Duration::from_secs(5)
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: retry_attempts(),
+            backoff: retry_backoff(),
         }
     }
 }
