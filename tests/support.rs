@@ -28,6 +28,13 @@ pub fn fast_options() -> EngineOptions {
         reconnect_initial: Duration::from_millis(100),
         reconnect_max: Duration::from_millis(500),
         sample_interval: Duration::from_millis(300),
+        confirm_timeout: Duration::from_secs(3),
+        max_concurrent_remediations: 4,
+        webhook_delivery: fabric_engine::notify::DeliveryOptions {
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+            timeout: Duration::from_secs(2),
+        },
     }
 }
 

@@ -58,6 +58,9 @@ enum Command {
         /// Address of fabric-sim's fault-injection endpoint.
         #[arg(long, default_value = "127.0.0.1:16000")]
         control: SocketAddr,
+        /// Address of the lab's decision endpoint (approve, reject, remediate; see README).
+        #[arg(long, default_value = "127.0.0.1:16100")]
+        api: SocketAddr,
         /// Print the fabric once every device has synced, then exit.
         #[arg(long)]
         once: bool,
@@ -162,6 +165,7 @@ async fn run_lab(
     manifests: Option<PathBuf>,
     topology: Option<PathBuf>,
     control: SocketAddr,
+    api: SocketAddr,
     once: bool,
 ) -> anyhow::Result<()> {
     let (lab, topology_path) = match (manifests, topology) {
@@ -196,9 +200,17 @@ async fn run_lab(
             device.addr()
         )?;
     }
+    let api_listener = tokio::net::TcpListener::bind(api)
+        .await
+        .with_context(|| format!("binding the lab's decision endpoint on {api}"))?;
+    let api = api_listener.local_addr()?;
+    let router = lab::control_router(live.control.clone());
+    tokio::spawn(async move { axum::serve(api_listener, router).await });
     writeln!(
         out,
-        "fabric-sim fault injection: http://{control}/devices\n"
+        "fabric-sim fault injection: http://{control}/devices\n\
+         decisions: curl -X POST http://{api}/events/<event>/approve (or reject), \
+         http://{api}/devices/<device>/remediate\n"
     )?;
     let state = live.wait_synced(std::time::Duration::from_secs(60)).await?;
     if once {
@@ -258,11 +270,12 @@ fn main() -> anyhow::Result<()> {
             manifests,
             topology,
             control,
+            api,
             once,
         } => {
             init_logging(cli.log_json, "warn");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(run_lab(manifests, topology, control, once))?;
+            runtime.block_on(run_lab(manifests, topology, control, api, once))?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! `fabric-operator run`: the FabricDevice controller that hands devices to the engine, and the
-//! DriftPolicy controller that reports which devices each policy is in force for.
+//! `fabric-operator run`: the FabricDevice controller that hands devices to the engine, the
+//! DriftEvent controller that hands it people's approvals and rejections, and the DriftPolicy
+//! controller that reports which devices each policy is in force for.
 //!
 //! Reconcile is a pipeline: fetch (stores) → build (pure: `config::device_config`,
 //! `selection::policy_for`) → apply (engine, or a status condition when the spec cannot be
@@ -8,8 +9,9 @@
 use std::{sync::Arc, time::Duration};
 
 use fabric_api::{
-    DriftPolicy, FIELD_MANAGER, FabricDevice,
+    DriftEvent, DriftPolicy, FIELD_MANAGER, FabricDevice,
     conditions::{self, Status, reasons, types},
+    event::{APPROVAL_ANNOTATION, CONTESTED_ANNOTATION},
     k8s_openapi::{
         api::core::v1::Secret,
         apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
@@ -28,13 +30,13 @@ use fabric_api::{
     },
     selection::policy_for,
 };
-use fabric_engine::{DeviceKey, Engine};
+use fabric_engine::{Decision, DecisionAction, DeviceKey, Engine};
 use futures::StreamExt;
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::port::KubePort;
-use crate::config::{ConfigError, device_config};
+use crate::config::{ConfigError, annotation_manager, device_config};
 
 /// Finalizer that lets the operator close a device's session before the object goes.
 pub const FINALIZER: &str = "fabric.netops.dev/session";
@@ -103,7 +105,19 @@ async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Resul
                 };
                 match device_config(&device, find_secret, policy) {
                     Ok(config) => {
+                        let clear = config.clear_contested;
                         ctx.engine.apply(config).await;
+                        if clear {
+                            // Handed over: remove the request so it is not taken again later.
+                            let patch =
+                                json!({"metadata": {"annotations": {CONTESTED_ANNOTATION: null}}});
+                            api.patch(
+                                &device.name_any(),
+                                &PatchParams::default(),
+                                &Patch::Merge(&patch),
+                            )
+                            .await?;
+                        }
                         Ok::<Action, Error>(Action::await_change())
                     }
                     Err(e) => {
@@ -153,6 +167,69 @@ async fn not_ready(
         .await?;
     }
     Ok(())
+}
+
+/// What a person decided about a DriftEvent, from its approval annotation: who (the field
+/// manager that set it, from managedFields) and when. Err with a message for a value that is
+/// neither approve nor reject; None without the annotation.
+pub fn approval(event: &DriftEvent) -> Option<Result<Decision, String>> {
+    let value = event.annotations().get(APPROVAL_ANNOTATION)?;
+    let action = match value.trim() {
+        "approve" => DecisionAction::Approve,
+        "reject" => DecisionAction::Reject,
+        other => {
+            return Some(Err(format!(
+                "{APPROVAL_ANNOTATION}={other:?} is not understood: use approve or reject"
+            )));
+        }
+    };
+    let (by, at) = match annotation_manager(&event.metadata, APPROVAL_ANNOTATION) {
+        Some((manager, time)) => (manager, time),
+        None => ("unknown".to_owned(), None),
+    };
+    Some(Ok(Decision {
+        action,
+        by,
+        at: at.unwrap_or_else(jiff::Timestamp::now),
+    }))
+}
+
+/// Hands an approval or rejection to the engine. The engine applies it only if the event is
+/// the device's open event and still waiting, so replays (a restart, a resync) are harmless.
+async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let phase = event.status.as_ref().and_then(|s| s.phase);
+    if phase.is_some_and(fabric_api::event::Phase::is_final) {
+        return Ok(Action::await_change());
+    }
+    let Some(decision) = approval(&event) else {
+        return Ok(Action::await_change());
+    };
+    let name = event.name_any();
+    let device = DeviceKey::new(
+        event.namespace().unwrap_or_default(),
+        event.spec.device.clone(),
+    );
+    match decision {
+        Ok(decision) => {
+            info!(device = %device, event = %name, action = decision.action.as_str(), by = %decision.by, "decision received");
+            if !ctx.engine.decide(&device, &name, decision).await {
+                warn!(device = %device, event = %name, "decision for a device that is not watched; it waits for the device");
+                return Ok(Action::requeue(Duration::from_secs(30)));
+            }
+        }
+        Err(message) => {
+            ctx.engine
+                .port()
+                .warn(&event, "InvalidApproval", message)
+                .await;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+fn on_event_error(event: Arc<DriftEvent>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(event = %event.name_any(), %error, "drift event reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
 }
 
 /// What the DriftPolicy controller reads: every device and policy, from the watches' stores.
@@ -317,7 +394,21 @@ pub async fn run(
                     .map(|p| ObjectRef::from_obj(&*p))
             },
         )
-        .graceful_shutdown_on(shutdown);
+        .graceful_shutdown_on(shutdown.clone());
+
+    // Approvals: every DriftEvent change; the engine sorts out which are decisions to act on.
+    let event_controller = Controller::new(
+        Api::<DriftEvent>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(shutdown.clone());
+    let events_done = event_controller
+        .run(reconcile_event, on_event_error, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "drift event controller");
+            }
+        });
 
     let ctx_for_shutdown = ctx.clone();
     let devices_done =
@@ -335,7 +426,7 @@ pub async fn run(
                 warn!(error = %e, "policy controller");
             }
         });
-    futures::join!(devices_done, policies_done);
+    futures::join!(devices_done, policies_done, events_done);
     ctx_for_shutdown.engine.shutdown().await;
     info!("all sessions closed");
     Ok(())

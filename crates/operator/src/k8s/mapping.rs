@@ -8,14 +8,17 @@ use fabric_api::{
     conditions::{self, Status, reasons, types},
     device::{AppliedPolicy, MAX_STATUS_PATHS, SubscriptionMode, SubscriptionStatus},
     event::{
-        DEVICE_LABEL, DriftKind, DriftedLeaf, FINGERPRINT_LABEL, MAX_DRIFTED_LEAVES, PlannedValue,
-        RemediationPlan,
+        self as api_event, DEVICE_LABEL, DriftKind, DriftedLeaf, FINGERPRINT_LABEL,
+        MAX_DRIFTED_LEAVES, PlannedValue, RemediationPlan,
     },
     k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
     kube::{Resource, ResourceExt},
     selection::{self, policy_for},
 };
-use fabric_engine::{DeviceReport, EventRecord, Reachability, SyncState};
+use fabric_engine::{
+    Decision, DecisionAction, DeviceReport, EventRecord, EventUpdate, KnownEvent, Phase,
+    Reachability, SyncState,
+};
 use fabric_gnmi::Value;
 
 /// A label value holds at most 63 characters; the first 32 hex digits (128 bits) of the
@@ -129,7 +132,160 @@ pub fn device_status(
         .collect();
     status.last_sync_time = report.last_sync.map(Time).or(status.last_sync_time);
     status.last_drift_time = report.last_drift.map(Time).or(status.last_drift_time);
+    status.last_remediation_time = report
+        .last_remediation
+        .map(Time)
+        .or(status.last_remediation_time);
+    status.handled_remediate_request = report
+        .remediate_handled
+        .clone()
+        .or(status.handled_remediate_request);
+
+    let (remediating, reason, message) = if report.remediating {
+        (
+            Status::True,
+            reasons::REMEDIATING,
+            format!(
+                "remediating {}",
+                report.active_event.as_deref().unwrap_or("the drift")
+            ),
+        )
+    } else {
+        (Status::False, reasons::IDLE, String::new())
+    };
+    conditions::set(
+        &mut status.conditions,
+        types::REMEDIATING,
+        remediating,
+        reason,
+        message,
+        generation,
+        now.clone(),
+    );
+    status.contested_paths = report.contested.clone();
+    let (contested, reason, message) = if report.contested.is_empty() {
+        (Status::False, reasons::NOT_CONTESTED, String::new())
+    } else {
+        (
+            Status::True,
+            reasons::FLAPPING,
+            format!(
+                "auto-remediation paused: {} path(s) keep being changed back ({}); annotate fabric.netops.dev/contested=clear to resume",
+                report.contested.len(),
+                report.contested.join(", ")
+            ),
+        )
+    };
+    conditions::set(
+        &mut status.conditions,
+        types::CONTESTED,
+        contested,
+        reason,
+        message,
+        generation,
+        now,
+    );
     status
+}
+
+fn api_phase(phase: Phase) -> api_event::Phase {
+    match phase {
+        Phase::Pending => api_event::Phase::Pending,
+        Phase::Alerted => api_event::Phase::Alerted,
+        Phase::Approved => api_event::Phase::Approved,
+        Phase::Rejected => api_event::Phase::Rejected,
+        Phase::Remediating => api_event::Phase::Remediating,
+        Phase::Remediated => api_event::Phase::Remediated,
+        Phase::Failed => api_event::Phase::Failed,
+        Phase::Superseded => api_event::Phase::Superseded,
+        Phase::Resolved => api_event::Phase::Resolved,
+    }
+}
+
+fn engine_phase(phase: api_event::Phase) -> Phase {
+    match phase {
+        api_event::Phase::Pending => Phase::Pending,
+        api_event::Phase::Alerted => Phase::Alerted,
+        api_event::Phase::Approved => Phase::Approved,
+        api_event::Phase::Rejected => Phase::Rejected,
+        api_event::Phase::Remediating => Phase::Remediating,
+        api_event::Phase::Remediated => Phase::Remediated,
+        api_event::Phase::Failed => Phase::Failed,
+        api_event::Phase::Superseded => Phase::Superseded,
+        api_event::Phase::Resolved => Phase::Resolved,
+    }
+}
+
+fn api_action(action: DecisionAction) -> api_event::DecisionAction {
+    match action {
+        DecisionAction::Approve => api_event::DecisionAction::Approve,
+        DecisionAction::Reject => api_event::DecisionAction::Reject,
+        DecisionAction::Auto => api_event::DecisionAction::Auto,
+        DecisionAction::Manual => api_event::DecisionAction::Manual,
+    }
+}
+
+fn engine_action(action: api_event::DecisionAction) -> DecisionAction {
+    match action {
+        api_event::DecisionAction::Approve => DecisionAction::Approve,
+        api_event::DecisionAction::Reject => DecisionAction::Reject,
+        api_event::DecisionAction::Auto => DecisionAction::Auto,
+        api_event::DecisionAction::Manual => DecisionAction::Manual,
+    }
+}
+
+/// The JSON merge patch of a DriftEvent's status for `update`: phase, reason and message always
+/// (a message of the previous phase is removed); decision, result and supersededBy when the
+/// update carries them, so a decision once recorded stays.
+pub fn event_status_patch(update: &EventUpdate) -> serde_json::Value {
+    let mut status = serde_json::json!({
+        "phase": api_phase(update.phase),
+        "reason": update.reason,
+        "message": update.message,
+    });
+    if let Some(d) = &update.decision {
+        status["decision"] = serde_json::to_value(api_event::Decision {
+            action: api_action(d.action),
+            by: d.by.chars().take(253).collect(),
+            at: Time(d.at),
+        })
+        .expect("a decision serializes");
+    }
+    if let Some(o) = &update.outcome {
+        status["result"] = serde_json::to_value(api_event::RemediationResult {
+            started_at: o.started_at.map(Time),
+            finished_at: o.finished_at.map(Time),
+            error: o.error.clone(),
+            attempts: o.attempts,
+            duration_milliseconds: o.duration.map(|d| d.as_millis() as u64),
+        })
+        .expect("a result serializes");
+    }
+    if let Some(by) = &update.superseded_by {
+        status["supersededBy"] = serde_json::json!(by);
+    }
+    status
+}
+
+/// What the engine needs to know of an existing DriftEvent. One without a phase yet (created,
+/// its first status write not done) is Pending or Alerted by its mode.
+pub fn known_event(event: &DriftEvent) -> KnownEvent {
+    let status = event.status.as_ref();
+    let phase = match status.and_then(|s| s.phase) {
+        Some(p) => engine_phase(p),
+        None if event.spec.mode == fabric_drift::policy::Mode::Alert => Phase::Alerted,
+        None => Phase::Pending,
+    };
+    KnownEvent {
+        name: event.name_any(),
+        fingerprint: event.spec.fingerprint.clone(),
+        phase,
+        decision: status.and_then(|s| s.decision.as_ref()).map(|d| Decision {
+            action: engine_action(d.action),
+            by: d.by.clone(),
+            at: d.at.0,
+        }),
+    }
 }
 
 /// The most device names a DriftPolicy's status lists.
@@ -240,6 +396,42 @@ pub fn transitions(before: &FabricDeviceStatus, after: &FabricDeviceStatus) -> V
             }
         }
         _ => {}
+    }
+    match (
+        status_of(before, types::CONTESTED),
+        status_of(after, types::CONTESTED),
+    ) {
+        (b, Some((now, message))) if b.as_ref().map(|(s, _)| s) != Some(&now) => {
+            if now == "True" {
+                out.push(Transition {
+                    warning: true,
+                    reason: "Contested",
+                    action: "Remediate",
+                    note: message,
+                });
+            } else if b.as_ref().is_some_and(|(s, _)| s == "True") {
+                out.push(Transition {
+                    warning: false,
+                    reason: "ContestCleared",
+                    action: "Remediate",
+                    note: "auto-remediation resumed".to_owned(),
+                });
+            }
+        }
+        _ => {}
+    }
+    if let (b, Some((now, message))) = (
+        status_of(before, types::REMEDIATING),
+        status_of(after, types::REMEDIATING),
+    ) && now == "True"
+        && b.as_ref().map(|(s, _)| s) != Some(&now)
+    {
+        out.push(Transition {
+            warning: false,
+            reason: "Remediating",
+            action: "Remediate",
+            note: message,
+        });
     }
     out
 }
@@ -372,6 +564,10 @@ mod tests {
             active_event: None,
             last_sync: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
             last_drift: None,
+            remediating: false,
+            contested: vec![],
+            last_remediation: None,
+            remediate_handled: None,
         }
     }
 
