@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use fabric_engine::{DeviceKey, EngineOptions};
+use fabric_engine::{DeviceConfig, DeviceKey, EngineOptions};
 use fabric_gnmi::{
     Path, Value,
     client::{Client, ClientConfig},
@@ -44,9 +44,14 @@ pub fn key(name: &str) -> DeviceKey {
 
 /// The lab fabric served on ephemeral ports and watched by an engine; every device synced.
 pub async fn start_lab() -> anyhow::Result<LiveLab> {
+    start_lab_with(|_| {}).await
+}
+
+/// [`start_lab`], with each device's config passed through `edit` first.
+pub async fn start_lab_with(edit: impl Fn(&mut DeviceConfig)) -> anyhow::Result<LiveLab> {
     let lab = Lab::from_dir(&examples().join("manifests"))?;
     let topology = Topology::load(&examples().join("topology.yaml"))?.with_ephemeral_ports();
-    let live = LiveLab::start(lab, topology, fast_options()).await?;
+    let live = LiveLab::start_with(lab, topology, fast_options(), edit).await?;
     live.wait_synced(Duration::from_secs(30)).await?;
     Ok(live)
 }
