@@ -258,8 +258,9 @@ async fn a_rejection_keeps_the_drift_reported_and_does_not_propose_it_again() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_mode_restores_intent_and_its_own_write_is_not_drift() -> anyhow::Result<()> {
     let live = lab().await?;
-    set(&live, "leaf5", MTU1, Value::Uint(1500)).await?;
+    // Counted before the change: auto may remediate before this test looks again.
     let before = sets(&live, "leaf5");
+    set(&live, "leaf5", MTU1, Value::Uint(1500)).await?;
     let done = wait_event(
         &live,
         "leaf5",
@@ -269,7 +270,11 @@ async fn auto_mode_restores_intent_and_its_own_write_is_not_drift() -> anyhow::R
     )
     .await?;
     assert!(is_9214(leaf(&live, "leaf5", MTU1)));
-    assert_eq!(sets(&live, "leaf5"), before + 1);
+    assert_eq!(
+        sets(&live, "leaf5"),
+        before + 2,
+        "the change, and one remediation"
+    );
     let decision = done[0].decision.as_ref().expect("decision");
     assert_eq!(
         (decision.action, decision.by.as_str()),
@@ -283,7 +288,11 @@ async fn auto_mode_restores_intent_and_its_own_write_is_not_drift() -> anyhow::R
         "no event from its own Set"
     );
     assert_eq!(state.reports[&key("leaf5")].sync, SyncState::InSync);
-    assert_eq!(sets(&live, "leaf5"), before + 1, "and no second Set");
+    assert_eq!(
+        sets(&live, "leaf5"),
+        before + 2,
+        "and no second remediation"
+    );
     live.stop().await;
     Ok(())
 }
@@ -399,16 +408,29 @@ async fn a_manual_trigger_remediates_once_even_in_alert_mode() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_set_is_retried_with_backoff_and_recorded() -> anyhow::Result<()> {
+    // Approve mode, so the fault is armed between the change and the remediation.
     let live = start_lab_with(|c| {
         c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.rules.mode = fabric_drift::policy::Mode::Approve;
         c.policy.rules.remediation.retry.backoff = PolicyDuration::from_millis(200);
     })
     .await?;
     set(&live, "leaf7", MTU1, Value::Uint(1500)).await?;
+    let name = wait_event(
+        &live,
+        "leaf7",
+        "a Pending event",
+        Duration::from_secs(2),
+        |e| e.len() == 1,
+    )
+    .await?[0]
+        .name
+        .clone();
     live.sim
         .device("leaf7")
         .expect("leaf7")
         .fail_next_sets(1, None);
+    live.control.decide(&name, true).await?;
     let done = wait_event(
         &live,
         "leaf7",
@@ -433,15 +455,27 @@ async fn a_refused_set_is_retried_with_backoff_and_recorded() -> anyhow::Result<
     // Every attempt refused: Failed, with the device's error, and not retried forever.
     let live = start_lab_with(|c| {
         c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.rules.mode = fabric_drift::policy::Mode::Approve;
         c.policy.rules.remediation.retry.backoff = PolicyDuration::from_millis(100);
         c.policy.rules.remediation.retry.attempts = 2;
     })
     .await?;
     set(&live, "leaf8", MTU1, Value::Uint(1500)).await?;
+    let name = wait_event(
+        &live,
+        "leaf8",
+        "a Pending event",
+        Duration::from_secs(2),
+        |e| e.len() == 1,
+    )
+    .await?[0]
+        .name
+        .clone();
     live.sim
         .device("leaf8")
         .expect("leaf8")
         .fail_next_sets(10, None);
+    live.control.decide(&name, true).await?;
     let failed = wait_event(&live, "leaf8", "Failed", Duration::from_secs(4), |e| {
         e.len() == 1 && e[0].phase == Phase::Failed
     })
