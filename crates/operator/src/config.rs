@@ -243,4 +243,102 @@ spec:
         .unwrap_err();
         assert_eq!(err.to_string(), "Secret \"creds\" has no key \"password\"");
     }
+
+    fn annotated(pairs: &[(&str, &str)], managers: &[(&str, &str, i64)]) -> FabricDevice {
+        use fabric_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+            FieldsV1, ManagedFieldsEntry, Time,
+        };
+        let mut d = device(LEAF);
+        d.metadata.annotations = Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        d.metadata.managed_fields = Some(
+            managers
+                .iter()
+                .map(|(manager, annotation, second)| ManagedFieldsEntry {
+                    manager: Some(manager.to_string()),
+                    operation: Some("Update".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(*second).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({
+                        "f:metadata": {"f:annotations": {format!("f:{annotation}"): {}}}
+                    }))),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        d
+    }
+
+    #[test]
+    fn a_new_remediate_value_is_a_request_by_the_manager_that_set_it() {
+        let d = annotated(
+            &[(REMEDIATE_ANNOTATION, "2026-11-21T12:00:00Z")],
+            &[
+                (
+                    "argocd-controller",
+                    "fabric.netops.dev/other",
+                    1_800_000_000,
+                ),
+                ("kubectl-fabric", REMEDIATE_ANNOTATION, 1_800_000_100),
+            ],
+        );
+        let config = device_config(
+            &d,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            config.remediate_request,
+            Some(ManualRequest {
+                token: "2026-11-21T12:00:00Z".into(),
+                by: "kubectl-fabric".into()
+            })
+        );
+        // Once the status says the value was handled, it is no longer a request.
+        let mut handled = d.clone();
+        handled.status = Some(fabric_api::FabricDeviceStatus {
+            handled_remediate_request: Some("2026-11-21T12:00:00Z".into()),
+            ..Default::default()
+        });
+        let config = device_config(
+            &handled,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert_eq!(config.remediate_request, None);
+        assert!(!config.clear_contested);
+    }
+
+    #[test]
+    fn the_newest_manager_of_an_annotation_is_who_decided() {
+        let d = annotated(
+            &[],
+            &[
+                ("alice", REMEDIATE_ANNOTATION, 1_800_000_000),
+                ("bob", REMEDIATE_ANNOTATION, 1_800_000_200),
+                ("carol", CONTESTED_ANNOTATION, 1_800_000_300),
+            ],
+        );
+        assert_eq!(
+            annotation_manager(&d.metadata, REMEDIATE_ANNOTATION).map(|(m, _)| m),
+            Some("bob".into())
+        );
+        assert_eq!(
+            annotation_manager(&d.metadata, "fabric.netops.dev/none"),
+            None
+        );
+        let clear = annotated(&[(CONTESTED_ANNOTATION, "clear")], &[]);
+        let config = device_config(
+            &clear,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert!(config.clear_contested);
+    }
 }

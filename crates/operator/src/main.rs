@@ -46,6 +46,9 @@ enum Command {
         /// This replica's identity in the Lease (defaults to the pod name).
         #[arg(long, env = "POD_NAME")]
         identity: Option<String>,
+        /// Remediations in flight at once across the fleet; others wait for a slot.
+        #[arg(long, default_value_t = 16, env = "FABRIC_MAX_CONCURRENT_REMEDIATIONS", value_parser = clap::value_parser!(u16).range(1..))]
+        max_concurrent_remediations: u16,
     },
     /// The lab fabric (2 spines, 8 leaves) on a simulated fabric, no cluster needed.
     Lab {
@@ -106,11 +109,15 @@ async fn run(
     leader_elect: bool,
     lease_namespace: String,
     identity: Option<String>,
+    max_concurrent_remediations: u16,
 ) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes configuration (in-cluster or kubeconfig)")?;
-    let options = fabric_engine::EngineOptions::default();
+    let options = fabric_engine::EngineOptions {
+        max_concurrent_remediations: max_concurrent_remediations.into(),
+        ..Default::default()
+    };
     let ready = Arc::new(AtomicBool::new(false));
     // The engine's counters are created with it; the metrics read them at scrape time.
     let stats = Arc::new(fabric_engine::Stats::default());
@@ -261,10 +268,17 @@ fn main() -> anyhow::Result<()> {
             leader_elect,
             lease_namespace,
             identity,
+            max_concurrent_remediations,
         } => {
             init_logging(cli.log_json, "info");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(run(http_addr, leader_elect, lease_namespace, identity))?;
+            runtime.block_on(run(
+                http_addr,
+                leader_elect,
+                lease_namespace,
+                identity,
+                max_concurrent_remediations,
+            ))?;
         }
         Command::Lab {
             manifests,

@@ -431,3 +431,57 @@ pub async fn run(
     info!("all sessions closed");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use fabric_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        FieldsV1, ManagedFieldsEntry, Time,
+    };
+
+    use super::*;
+
+    fn event(value: Option<&str>) -> DriftEvent {
+        let mut e = DriftEvent::default();
+        e.metadata.name = Some("leaf1-abc-1".into());
+        if let Some(v) = value {
+            e.metadata.annotations = Some([(APPROVAL_ANNOTATION.to_owned(), v.to_owned())].into());
+            e.metadata.managed_fields = Some(vec![
+                ManagedFieldsEntry {
+                    manager: Some("fabric-operator".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({"f:status": {"f:phase": {}}}))),
+                    ..Default::default()
+                },
+                ManagedFieldsEntry {
+                    manager: Some("kubectl-annotate".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(1_800_000_060).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({
+                        "f:metadata": {"f:annotations": {format!("f:{APPROVAL_ANNOTATION}"): {}}}
+                    }))),
+                    ..Default::default()
+                },
+            ]);
+        }
+        e
+    }
+
+    #[test]
+    fn an_approval_names_who_set_the_annotation_and_when() {
+        assert!(approval(&event(None)).is_none());
+        let d = approval(&event(Some("approve"))).unwrap().unwrap();
+        assert_eq!(d.action, DecisionAction::Approve);
+        assert_eq!(d.by, "kubectl-annotate");
+        assert_eq!(d.at, jiff::Timestamp::from_second(1_800_000_060).unwrap());
+        let d = approval(&event(Some(" reject "))).unwrap().unwrap();
+        assert_eq!(d.action, DecisionAction::Reject);
+    }
+
+    #[test]
+    fn an_approval_value_that_is_not_understood_is_an_error_that_says_what_to_use() {
+        let err = approval(&event(Some("yes"))).unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            "fabric.netops.dev/approval=\"yes\" is not understood: use approve or reject"
+        );
+    }
+}

@@ -310,9 +310,16 @@ pub fn policy_status(
     let mut status = current.clone();
     status.observed_generation = policy.metadata.generation;
     status.matched_devices = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    let valid = selection::matches(&policy.spec.selector, &Default::default());
+    let valid = selection::matches(&policy.spec.selector, &Default::default())
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            fabric_engine::window::Windows::parse(
+                &policy.spec.rules.remediation.maintenance_windows,
+            )
+            .map_err(|e| format!("{e}; auto-remediation waits until it is fixed"))
+        });
     let (state, reason, message) = match valid {
-        Err(e) => (Status::False, reasons::INVALID_SPEC, e.to_string()),
+        Err(e) => (Status::False, reasons::INVALID_SPEC, e),
         Ok(_) => (
             Status::True,
             reasons::SYNCED,
@@ -755,5 +762,143 @@ mod tests {
                 mode: Mode::Alert
             })
         );
+    }
+
+    #[test]
+    fn remediation_and_the_flap_guard_show_as_conditions_and_events() {
+        let mut r = report(Reachability::Reachable, drifted(1));
+        r.active_event = Some("leaf5-ev".into());
+        let idle = device_status(&r, &Default::default(), at(0));
+        let cond = |s: &FabricDeviceStatus, t: &str| {
+            let c = find(&s.conditions, t).unwrap();
+            (c.status.clone(), c.reason.clone())
+        };
+        assert_eq!(
+            cond(&idle, types::REMEDIATING),
+            ("False".into(), "Idle".into())
+        );
+        assert_eq!(
+            cond(&idle, types::CONTESTED),
+            ("False".into(), "NotContested".into())
+        );
+
+        r.remediating = true;
+        let busy = device_status(&r, &idle, at(1));
+        assert_eq!(
+            cond(&busy, types::REMEDIATING),
+            ("True".into(), "Remediating".into())
+        );
+        assert_eq!(
+            transitions(&idle, &busy)
+                .iter()
+                .map(|t| t.reason)
+                .collect::<Vec<_>>(),
+            ["Remediating"]
+        );
+
+        r.remediating = false;
+        r.sync = SyncState::InSync;
+        r.contested = vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()];
+        r.last_remediation = Some(jiff::Timestamp::from_second(1_800_000_002).unwrap());
+        r.remediate_handled = Some("2026-11-21T12:00:00Z".into());
+        let contested = device_status(&r, &busy, at(2));
+        let c = find(&contested.conditions, types::CONTESTED).unwrap();
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "Flapping"));
+        assert!(
+            c.message.contains("Ethernet1") && c.message.contains("contested=clear"),
+            "{}",
+            c.message
+        );
+        assert_eq!(contested.contested_paths, r.contested);
+        assert_eq!(contested.last_remediation_time, Some(at(2)));
+        assert_eq!(
+            contested.handled_remediate_request.as_deref(),
+            Some("2026-11-21T12:00:00Z")
+        );
+        let t = transitions(&busy, &contested);
+        let contested_event = t
+            .iter()
+            .find(|t| t.reason == "Contested")
+            .expect("a Contested Event");
+        assert!(contested_event.warning);
+
+        r.contested.clear();
+        let cleared = device_status(&r, &contested, at(3));
+        assert!(
+            transitions(&contested, &cleared)
+                .iter()
+                .any(|t| t.reason == "ContestCleared")
+        );
+        assert!(cleared.contested_paths.is_empty());
+        // The handled request is kept when a later report does not carry one.
+        assert!(cleared.handled_remediate_request.is_some());
+    }
+
+    #[test]
+    fn an_event_status_patch_names_only_what_the_update_carries() {
+        let update = EventUpdate::phase(Phase::Superseded).because("DriftChanged", "");
+        let patch = event_status_patch(&update);
+        assert_eq!(
+            patch,
+            serde_json::json!({"phase": "Superseded", "reason": "DriftChanged", "message": null}),
+            "no decision or result: a merge patch leaves those as they were"
+        );
+        let mut update = EventUpdate::phase(Phase::Remediated).because("Confirmed", "done");
+        update.decision = Some(Decision {
+            action: DecisionAction::Manual,
+            by: "kubectl-fabric".into(),
+            at: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        });
+        update.outcome = Some(fabric_engine::Outcome {
+            attempts: 1,
+            duration: Some(std::time::Duration::from_millis(37)),
+            ..Default::default()
+        });
+        update.superseded_by = None;
+        let patch = event_status_patch(&update);
+        assert_eq!(patch["decision"]["action"], "manual");
+        assert_eq!(patch["decision"]["by"], "kubectl-fabric");
+        assert_eq!(patch["result"]["durationMilliseconds"], 37);
+        assert_eq!(patch["result"]["attempts"], 1);
+    }
+
+    #[test]
+    fn a_known_event_without_a_phase_takes_its_modes_first_phase() {
+        let record = EventRecord {
+            device: fabric_engine::DeviceKey::new("lab", "spine1"),
+            policy: None,
+            mode: Mode::Alert,
+            fingerprint: "ab".repeat(32),
+            detected_at: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            drift: vec![],
+            plan: Default::default(),
+            strategy: Default::default(),
+            phase: Phase::Alerted,
+            keep: 20,
+        };
+        let mut device = FabricDevice::default();
+        device.metadata.name = Some("spine1".into());
+        device.metadata.namespace = Some("lab".into());
+        let event = drift_event(&record, &device);
+        let known = known_event(&event);
+        assert_eq!(known.phase, Phase::Alerted);
+        assert_eq!(known.fingerprint, record.fingerprint);
+        assert_eq!(known.decision, None);
+    }
+
+    #[test]
+    fn a_policy_with_a_bad_maintenance_window_is_not_ready_and_says_why() {
+        let mut policy: DriftPolicy = serde_yaml::from_str(
+            "apiVersion: fabric.netops.dev/v1alpha1\nkind: DriftPolicy\nmetadata: {name: p, namespace: lab}\nspec:\n  mode: auto\n  remediation:\n    maintenanceWindows:\n    - {schedule: '0 2 * * *', duration: 1h, timeZone: Mars/Olympus}\n",
+        )
+        .unwrap();
+        policy.metadata.generation = Some(1);
+        let status = policy_status(&policy, &[], &[policy.clone()], &Default::default(), at(0));
+        let ready = find(&status.conditions, types::READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "InvalidSpec")
+        );
+        assert!(ready.message.contains("Mars/Olympus"), "{}", ready.message);
     }
 }
