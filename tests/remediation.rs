@@ -257,7 +257,9 @@ async fn a_rejection_keeps_the_drift_reported_and_does_not_propose_it_again() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_mode_restores_intent_and_its_own_write_is_not_drift() -> anyhow::Result<()> {
-    let live = lab().await?;
+    // With a dampening: the event is opened by the dampening timer, not by a notification.
+    let live =
+        start_lab_with(|c| c.policy.rules.dampening = PolicyDuration::from_millis(300)).await?;
     // Counted before the change: auto may remediate before this test looks again.
     let before = sets(&live, "leaf5");
     set(&live, "leaf5", MTU1, Value::Uint(1500)).await?;

@@ -421,6 +421,8 @@ impl<P: Port> Session<P> {
                     let actions = self.episodes.tick(Instant::now());
                     self.carry_out(actions).await;
                     self.remediation_timers().await;
+                    // An event opened by the dampening timer may be for auto to act on.
+                    self.consider().await;
                     self.send_report().await;
                 }
             }
