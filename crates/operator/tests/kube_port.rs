@@ -88,8 +88,16 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
     assert_eq!(event.spec.drifts[0].expected, Some(serde_json::json!(9214)));
     assert_eq!(
         event.status.as_ref().and_then(|s| s.phase),
-        Some(ApiPhase::Pending)
+        None,
+        "one write per episode: the phase of a new event is its mode's first"
     );
+
+    let writes = metrics.render();
+    assert!(
+        writes.contains("fabric_api_writes_total{kind=\"driftevent\"} 1"),
+        "{writes}"
+    );
+    assert!(!writes.contains("driftevent_status"), "{writes}");
 
     // Open events are what a restarted engine adopts.
     let key = DeviceKey::new("lab", "leaf1");

@@ -3,7 +3,8 @@
 //!
 //! Write discipline: a report that changes nothing in the status writes nothing; bursts are
 //! coalesced to at most one status write per device per [`MIN_STATUS_INTERVAL`]; an episode
-//! costs one DriftEvent create, its phase, and the device's status patch.
+//! costs one DriftEvent create and the device's status patch. Deciding and remediating it add
+//! one status write to the event per phase.
 
 use std::{
     collections::HashMap,
@@ -376,9 +377,10 @@ impl Port for KubePort {
             Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(port_error("creating the drift event", e)),
         }
-        // The status subresource ignores status on create: the phase is its own write.
-        self.write_event_status(&device.namespace, &name, &EventUpdate::phase(record.phase))
-            .await?;
+        // No status write: the status subresource ignores status on create, and a second write
+        // per episode is over the budget (one DriftEvent, one device status). An event without
+        // a phase is in its mode's first phase, Pending or Alerted (`mapping::known_event`);
+        // its first decision writes the phase.
         self.metrics
             .drift_event(record.mode.as_str(), record.phase.as_str());
         if let Err(e) = self.prune_history(device, record.keep).await {
