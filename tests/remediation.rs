@@ -638,3 +638,79 @@ async fn webhooks_announce_each_transition_and_retry_after_a_500() -> anyhow::Re
     live.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_waiting_for_the_rate_limit_survives_a_restart() -> anyhow::Result<()> {
+    let edit = |c: &mut fabric_engine::DeviceConfig| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.rules.remediation.max_per_hour = Some(1);
+    };
+    let live = start_lab_with(edit).await?;
+    // The hour's one remediation.
+    set(&live, "leaf1", MTU1, Value::Uint(1500)).await?;
+    let first = wait_event(
+        &live,
+        "leaf1",
+        "a Pending event",
+        Duration::from_secs(2),
+        |e| e.len() == 1,
+    )
+    .await?[0]
+        .name
+        .clone();
+    live.control.decide(&first, true).await?;
+    wait_event(&live, "leaf1", "Remediated", Duration::from_secs(3), |e| {
+        e[0].phase == Phase::Remediated
+    })
+    .await?;
+    // The second approval has to wait for the rate limit; the decision is recorded.
+    set(&live, "leaf1", MTU1, Value::Uint(1500)).await?;
+    let second = wait_event(
+        &live,
+        "leaf1",
+        "a second event",
+        Duration::from_secs(2),
+        |e| e.len() == 2,
+    )
+    .await?[1]
+        .name
+        .clone();
+    live.control.decide(&second, true).await?;
+    let waiting = wait_event(&live, "leaf1", "RateLimited", Duration::from_secs(2), |e| {
+        e[1].reason.as_deref() == Some("RateLimited")
+    })
+    .await?;
+    assert_eq!(waiting[1].phase, Phase::Approved);
+    assert_eq!(
+        waiting[1].decision.as_ref().map(|d| d.action),
+        Some(DecisionAction::Approve)
+    );
+    live.control.engine.shutdown().await;
+
+    // An operator restart: a new engine over the same recorded events carries the approval out
+    // (its rate-limit history started afresh with the process).
+    let engine = fabric_engine::Engine::new(live.port.clone(), fabric_e2e::fast_options());
+    for (name, config) in live.lab.device_configs() {
+        let mut config = config?;
+        config.target.address = live.sim.addr(&name).expect("served").to_string();
+        edit(&mut config);
+        engine.apply(config).await;
+    }
+    let done = wait_event(
+        &live,
+        "leaf1",
+        "the approved event Remediated",
+        Duration::from_secs(5),
+        |e| e.len() == 2 && e[1].phase == Phase::Remediated,
+    )
+    .await?;
+    assert_eq!(
+        done[1].decision.as_ref().map(|d| d.by.as_str()),
+        Some("lab-user"),
+        "the person's decision, not a new one"
+    );
+    assert!(is_9214(leaf(&live, "leaf1", MTU1)));
+    engine.shutdown().await;
+    live.sim.shutdown().await;
+    Ok(())
+}

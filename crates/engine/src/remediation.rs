@@ -181,32 +181,36 @@ impl<P: Port> Session<P> {
             return;
         };
         let event = active.event.clone().expect("active events have names");
-        match (active.phase, active.decision.clone()) {
-            // Decided earlier (before a restart, or while waiting for a slot or the rate limit).
-            (Phase::Approved | Phase::Remediating, Some(decision)) => {
-                self.start(event, decision).await
-            }
-            (Phase::Pending, Some(decision)) if decision.action == DecisionAction::Approve => {
-                self.start(event, decision).await
-            }
-            (Phase::Pending, None) if self.config.policy.rules.mode == Mode::Auto => {
-                if let Some((reason, until, message)) = self.auto_gate() {
-                    self.wait(&event, Phase::Pending, reason, until, message)
-                        .await;
-                    return;
-                }
-                let decision = Decision {
+        let open = matches!(
+            active.phase,
+            Phase::Pending | Phase::Approved | Phase::Remediating
+        );
+        let decision = match active.decision.clone() {
+            // Decided earlier: just now, before a restart, or while waiting for a slot or the
+            // rate limit. A person's decision does not wait for maintenance windows.
+            Some(d) if open && d.action != DecisionAction::Reject => d,
+            None if active.phase == Phase::Pending
+                && self.config.policy.rules.mode == Mode::Auto =>
+            {
+                Decision {
                     action: DecisionAction::Auto,
                     by: match &self.config.policy.name {
                         Some(name) => format!("policy/{name}"),
                         None => "policy".to_owned(),
                     },
                     at: jiff::Timestamp::now(),
-                };
-                self.start(event, decision).await;
+                }
             }
-            _ => {}
+            _ => return,
+        };
+        if decision.action == DecisionAction::Auto
+            && let Some((reason, until, message)) = self.auto_gate()
+        {
+            self.wait(&event, Phase::Pending, reason, until, message)
+                .await;
+            return;
         }
+        self.start(event, decision).await;
     }
 
     /// Why `auto` may not act now: (reason, until when, message).
@@ -254,7 +258,8 @@ impl<P: Port> Session<P> {
         self.waiting = Some((reason.to_owned(), until));
         if !unchanged {
             info!(device = %self.config.key, event, reason, %message, "remediation waits");
-            let update = EventUpdate::phase(phase).because(reason, message);
+            let mut update = EventUpdate::phase(phase).because(reason, message);
+            update.decision = self.episodes.active().and_then(|a| a.decision.clone());
             self.update_event(event, &update).await;
         }
     }
