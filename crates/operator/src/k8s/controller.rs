@@ -237,6 +237,7 @@ pub struct PolicyContext {
     pub client: Client,
     pub devices: Store<FabricDevice>,
     pub policies: Store<DriftPolicy>,
+    pub secrets: Store<Secret>,
 }
 
 /// Writes which devices a policy is in force for, when that changed.
@@ -249,10 +250,21 @@ async fn reconcile_policy(
     let devices: Vec<FabricDevice> = ctx.devices.state().iter().map(|d| (**d).clone()).collect();
     let policies = policies_in(&ctx.policies, &namespace);
     let current = policy.status.clone().unwrap_or_default();
+    let has_secret_key = |r: &fabric_drift::policy::SecretKeyRef| {
+        ctx.secrets
+            .get(&ObjectRef::new(&r.name).within(&namespace))
+            .is_some_and(|s| {
+                s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
+                    || s.string_data
+                        .as_ref()
+                        .is_some_and(|d| d.contains_key(&r.key))
+            })
+    };
     let status = super::mapping::policy_status(
         &policy,
         &devices,
         &policies,
+        has_secret_key,
         &current,
         Time(jiff::Timestamp::now()),
     );
@@ -380,6 +392,7 @@ pub async fn run(
         client: client.clone(),
         devices: device_store.clone(),
         policies: policy_store,
+        secrets: secrets.clone(),
     });
     let policy_controller = policy_controller
         .watches(

@@ -292,11 +292,13 @@ pub fn known_event(event: &DriftEvent) -> KnownEvent {
 pub const MAX_POLICY_DEVICES: usize = 100;
 
 /// A DriftPolicy's status: the devices (of its namespace) it is in force for, i.e. it matches
-/// them and wins over the other policies that do.
+/// them and wins over the other policies that do; Ready=False when its selector or maintenance
+/// windows cannot be used, or a webhook's URL Secret key is missing (`has_secret_key`).
 pub fn policy_status(
     policy: &DriftPolicy,
     devices: &[FabricDevice],
     policies: &[DriftPolicy],
+    has_secret_key: impl Fn(&fabric_drift::policy::SecretKeyRef) -> bool,
     current: &DriftPolicyStatus,
     now: Time,
 ) -> DriftPolicyStatus {
@@ -317,6 +319,30 @@ pub fn policy_status(
                 &policy.spec.rules.remediation.maintenance_windows,
             )
             .map_err(|e| format!("{e}; auto-remediation waits until it is fixed"))
+        })
+        .and_then(|_| {
+            let missing: Vec<String> = policy
+                .spec
+                .rules
+                .notifications
+                .webhooks
+                .iter()
+                .filter(|w| !has_secret_key(&w.url_secret_ref))
+                .map(|w| {
+                    format!(
+                        "webhook {}: Secret {:?} has no key {:?}",
+                        w.name, w.url_secret_ref.name, w.url_secret_ref.key
+                    )
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}; those notifications are not sent",
+                    missing.join("; ")
+                ))
+            }
         });
     let (state, reason, message) = match valid {
         Err(e) => (Status::False, reasons::INVALID_SPEC, e),
@@ -674,6 +700,7 @@ mod tests {
             policy,
             &lab.devices,
             &lab.policies,
+            |_| true,
             &Default::default(),
             at(0),
         )
@@ -893,12 +920,38 @@ mod tests {
         )
         .unwrap();
         policy.metadata.generation = Some(1);
-        let status = policy_status(&policy, &[], &[policy.clone()], &Default::default(), at(0));
+        let status = policy_status(
+            &policy,
+            &[],
+            std::slice::from_ref(&policy),
+            |_| true,
+            &Default::default(),
+            at(0),
+        );
         let ready = find(&status.conditions, types::READY).unwrap();
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", "InvalidSpec")
         );
         assert!(ready.message.contains("Mars/Olympus"), "{}", ready.message);
+
+        let policy: DriftPolicy = serde_yaml::from_str(
+            "apiVersion: fabric.netops.dev/v1alpha1\nkind: DriftPolicy\nmetadata: {name: p, namespace: lab}\nspec:\n  mode: auto\n  notifications:\n    webhooks:\n    - {name: slack, urlSecretRef: {name: hooks, key: slack}}\n",
+        )
+        .unwrap();
+        let status = policy_status(
+            &policy,
+            &[],
+            std::slice::from_ref(&policy),
+            |_| false,
+            &Default::default(),
+            at(0),
+        );
+        let ready = find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.status, "False");
+        assert_eq!(
+            ready.message,
+            "webhook slack: Secret \"hooks\" has no key \"slack\"; those notifications are not sent"
+        );
     }
 }
