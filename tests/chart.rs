@@ -7,62 +7,26 @@
 //! The Python tools come from scripts/python-deps.sh (.venv-interop); kubectl is part of the
 //! machine image (its kustomize is the reference implementation).
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{collections::BTreeSet, ffi::OsStr, path::Path, process::Command};
 
-use fabric_api::k8s_openapi::api::{apps::v1::Deployment, core::v1::Container};
+use fabric_e2e::{python_script, repo_root, yaml_documents};
+
+use fabric_api::k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Container, PodSpec},
+};
 use fabric_operator::rbac::{self, Scope};
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn python() -> PathBuf {
-    let py = root().join(".venv-interop/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/python-deps.sh (it installs helm-python-sdk and kubernetes-validate)",
-        py.display()
-    );
-    py
-}
-
-fn run_json(cmd: &mut Command) -> Value {
-    let out = cmd.output().expect("the command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{cmd:?} printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
 /// Lints and renders the chart with these values files (on top of values.yaml).
 fn helm(values: &[&Path]) -> Value {
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("scripts/helm-render.py"))
-        .arg("helm")
-        .arg(root().join("charts/fabric-operator"));
+    let chart = repo_root().join("charts/fabric-operator");
+    let mut args: Vec<&OsStr> = vec![OsStr::new("helm"), chart.as_os_str()];
     for v in values {
-        cmd.arg("--values").arg(v);
+        args.push(OsStr::new("--values"));
+        args.push(v.as_os_str());
     }
-    run_json(&mut cmd)
-}
-
-fn documents(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| serde::Deserialize::deserialize(d).expect("rendered YAML parses"))
-        .filter(|v: &Value| !v.is_null())
-        .collect()
+    python_script("helm-render.py", &args, b"")
 }
 
 /// Every rendered object, after checking lint and schemas found nothing.
@@ -84,7 +48,7 @@ fn rendered_objects(rendered: &Value) -> Vec<Value> {
         .unwrap()
         .iter()
         .filter(|(name, _)| name.ends_with(".yaml"))
-        .flat_map(|(_, text)| documents(text.as_str().unwrap()))
+        .flat_map(|(_, text)| yaml_documents(text.as_str().unwrap()))
         .collect()
 }
 
@@ -234,6 +198,14 @@ fn check_deployment(object: &Value, http_port: i32, replicas: i32) -> Deployment
     deployment
 }
 
+fn pod(deployment: &Deployment) -> &PodSpec {
+    deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("a pod template")
+}
+
 fn check_service(objects: &[Value], deployment: &Deployment) {
     let service = one(objects, "Service");
     assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
@@ -259,9 +231,10 @@ fn check_service(objects: &[Value], deployment: &Deployment) {
 
 #[test]
 fn the_charts_crds_are_deploy_crds() {
-    let chart = std::fs::read(root().join("charts/fabric-operator/crds/fabric.netops.dev.yaml"))
-        .expect("the chart ships the CRDs");
-    let deploy = std::fs::read(root().join("deploy/crds/fabric.netops.dev.yaml")).unwrap();
+    let chart =
+        std::fs::read(repo_root().join("charts/fabric-operator/crds/fabric.netops.dev.yaml"))
+            .expect("the chart ships the CRDs");
+    let deploy = std::fs::read(repo_root().join("deploy/crds/fabric.netops.dev.yaml")).unwrap();
     assert!(
         chart == deploy,
         "charts/fabric-operator/crds differs from deploy/crds; copy it:\n  \
@@ -295,16 +268,7 @@ fn default_values_render_valid_least_privilege_objects() {
     check_rbac(&objects, "fabric-operator", "fabric-system");
     let deployment = check_deployment(one(&objects, "Deployment"), 8080, 1);
     assert_eq!(
-        deployment
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap()
-            .service_account_name
-            .as_deref(),
+        pod(&deployment).service_account_name.as_deref(),
         Some("fabric-operator")
     );
     check_service(&objects, &deployment);
@@ -312,20 +276,12 @@ fn default_values_render_valid_least_privilege_objects() {
 
 #[test]
 fn non_default_values_render_ha_monitoring_and_a_network_policy() {
-    let rendered = helm(&[&root().join("charts/fabric-operator/ci/ha-values.yaml")]);
+    let rendered = helm(&[&repo_root().join("charts/fabric-operator/ci/ha-values.yaml")]);
     let objects = rendered_objects(&rendered);
     check_rbac(&objects, "fabric", "fabric-system");
     let deployment = check_deployment(one(&objects, "Deployment"), 9090, 2);
     check_service(&objects, &deployment);
-    let c = &deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0];
+    let c = &pod(&deployment).containers[0];
     assert_eq!(
         c.image.as_deref(),
         Some("registry.example.invalid/netops/fabric-operator:0.1.0-rc1")
@@ -395,7 +351,8 @@ fn two_replicas_without_leader_election_are_refused() {
 
 #[test]
 fn the_chart_readme_lists_the_grants() {
-    let readme = std::fs::read_to_string(root().join("charts/fabric-operator/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(repo_root().join("charts/fabric-operator/README.md")).unwrap();
     assert!(
         readme.contains(&rbac::markdown()),
         "charts/fabric-operator/README.md must hold the table of rbac::markdown(); regenerate it with\n  \
@@ -408,7 +365,7 @@ fn the_chart_readme_lists_the_grants() {
 fn the_kustomize_base_renders_the_same_grants_and_deployment() {
     let out = Command::new("kubectl")
         .args(["kustomize"])
-        .arg(root().join("deploy"))
+        .arg(repo_root().join("deploy"))
         .output()
         .expect("kubectl runs (it is part of the machine image; its kustomize renders deploy/)");
     assert!(
@@ -417,18 +374,13 @@ fn the_kustomize_base_renders_the_same_grants_and_deployment() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let objects = documents(&text);
+    let objects = yaml_documents(&text);
 
-    let mut validate = Command::new(python());
-    validate
-        .arg(root().join("scripts/helm-render.py"))
-        .arg("validate")
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = validate.spawn().unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
-    let result: Value = serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap();
+    let result = python_script(
+        "helm-render.py",
+        &[OsStr::new("validate"), OsStr::new("-")],
+        text.as_bytes(),
+    );
     assert_eq!(
         result["invalid"],
         json!([]),
@@ -438,8 +390,8 @@ fn the_kustomize_base_renders_the_same_grants_and_deployment() {
     assert_eq!(result["objects"], objects.len());
 
     assert_eq!(find(&objects, "CustomResourceDefinition").len(), 4);
-    let crds: Vec<Value> = documents(
-        &std::fs::read_to_string(root().join("deploy/crds/fabric.netops.dev.yaml")).unwrap(),
+    let crds: Vec<Value> = yaml_documents(
+        &std::fs::read_to_string(repo_root().join("deploy/crds/fabric.netops.dev.yaml")).unwrap(),
     );
     for crd in &crds {
         // Only the base's common labels are added (and `minimum: 0.0` prints as `0`).

@@ -3,54 +3,30 @@
 //! argocd-cm.yaml, the Flux Kustomization's CEL health expressions (the cel crate, optional syntax
 //! on as in Flux), and the paths both point at.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
+
+use fabric_e2e::{python_script, repo_root, yaml_documents};
 
 use serde_json::{Value, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn gitops(file: &str) -> PathBuf {
-    root().join("deploy/gitops").join(file)
+    repo_root().join("deploy/gitops").join(file)
 }
 
-fn yaml_documents(path: &PathBuf) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .collect()
+fn documents(path: &PathBuf) -> Vec<Value> {
+    yaml_documents(&std::fs::read_to_string(path).unwrap())
 }
 
 /// Runs an Argo CD health script on each object; (status, message) per object.
 fn argocd_health(script: &str, objects: &[Value]) -> Vec<(String, String)> {
-    let python = root().join(".venv-interop/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-deps.sh (it installs lupa)",
-        python.display()
+    let results = python_script(
+        "argocd-health.py",
+        &[gitops(script).as_os_str()],
+        &serde_json::to_vec(objects).unwrap(),
     );
-    let mut child = Command::new(python)
-        .arg(root().join("scripts/argocd-health.py"))
-        .arg(gitops(script))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
-        serde_json::to_string(objects).unwrap().as_bytes(),
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     results
+        .as_array()
+        .unwrap()
         .iter()
         .map(|r| {
             (
@@ -203,7 +179,7 @@ fn argocd_driftevent_health_follows_the_phase() {
 
 #[test]
 fn argocd_cm_holds_the_same_scripts() {
-    let cm = &yaml_documents(&gitops("argocd/argocd-cm.yaml"))[0];
+    let cm = &documents(&gitops("argocd/argocd-cm.yaml"))[0];
     for (kind, script) in [
         ("FabricDevice", "argocd/fabricdevice-health.lua"),
         ("DriftEvent", "argocd/driftevent-health.lua"),
@@ -219,14 +195,14 @@ fn argocd_cm_holds_the_same_scripts() {
 
 #[test]
 fn the_argocd_application_and_flux_kustomization_point_at_the_lab() {
-    let app = &yaml_documents(&gitops("argocd/application.yaml"))[0];
-    let flux = yaml_documents(&gitops("flux/fabric-lab.yaml"));
+    let app = &documents(&gitops("argocd/application.yaml"))[0];
+    let flux = documents(&gitops("flux/fabric-lab.yaml"));
     let kustomization = flux.iter().find(|d| d["kind"] == "Kustomization").unwrap();
     for path in [
         app["spec"]["source"]["path"].as_str().unwrap(),
         kustomization["spec"]["path"].as_str().unwrap(),
     ] {
-        let dir = root().join(path);
+        let dir = repo_root().join(path);
         assert!(
             dir.join("devices/leaf1.yaml").exists(),
             "{path} is the lab's manifests"
@@ -269,7 +245,7 @@ fn flux_status(rule: &Value, object: &Value) -> &'static str {
 
 #[test]
 fn flux_health_expressions_agree_with_the_argocd_check() {
-    let flux = yaml_documents(&gitops("flux/fabric-lab.yaml"));
+    let flux = documents(&gitops("flux/fabric-lab.yaml"));
     let kustomization = flux.iter().find(|d| d["kind"] == "Kustomization").unwrap();
     let rule = kustomization["spec"]["healthCheckExprs"]
         .as_array()
