@@ -99,8 +99,20 @@ fn grants(rules: &Value) -> BTreeSet<String> {
     out
 }
 
+/// The ClusterRole bound to the operator's ServiceAccount (the chart also renders roles for
+/// people, bound to nobody by it).
+fn operator_cluster_role<'a>(objects: &'a [Value]) -> &'a Value {
+    let binding = one(objects, "ClusterRoleBinding");
+    let bound: Vec<&Value> = find(objects, "ClusterRole")
+        .into_iter()
+        .filter(|r| r["metadata"]["name"] == binding["roleRef"]["name"])
+        .collect();
+    assert_eq!(bound.len(), 1, "one ClusterRole for the operator");
+    bound[0]
+}
+
 fn check_rbac(objects: &[Value], service_account: &str, namespace: &str) {
-    let cluster_role = one(objects, "ClusterRole");
+    let cluster_role = operator_cluster_role(objects);
     assert_eq!(
         grants(&cluster_role["rules"]),
         grants(&json!(rbac::policy_rules(Scope::Cluster))),
@@ -229,6 +241,59 @@ fn check_service(objects: &[Value], deployment: &Deployment) {
     }
 }
 
+/// The roles for people: read for `view`, intent, policies and decisions for `edit`; neither
+/// reaches Secrets or creates DriftEvents.
+fn check_user_roles(objects: &[Value]) {
+    let role = |suffix: &str| {
+        let name = format!("fabric-operator-{suffix}");
+        *find(objects, "ClusterRole")
+            .iter()
+            .find(|r| r["metadata"]["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("ClusterRole {name}"))
+    };
+    let view = role("view");
+    assert_eq!(
+        grants(&view["rules"]),
+        grants(&json!([{"apiGroups": ["fabric.netops.dev"],
+            "resources": ["fabricdevices", "driftpolicies", "driftevents", "netboxsources"],
+            "verbs": ["get", "list", "watch"]}]))
+    );
+    let edit = role("edit");
+    assert_eq!(
+        grants(&edit["rules"]),
+        grants(&json!([
+            {"apiGroups": ["fabric.netops.dev"],
+             "resources": ["fabricdevices", "driftpolicies", "netboxsources"],
+             "verbs": ["create", "update", "patch", "delete"]},
+            {"apiGroups": ["fabric.netops.dev"], "resources": ["driftevents"], "verbs": ["patch"]}
+        ]))
+    );
+    for (role, aggregates) in [
+        (view, &["view", "edit", "admin"][..]),
+        (edit, &["edit", "admin"][..]),
+    ] {
+        for to in aggregates {
+            assert_eq!(
+                role["metadata"]["labels"][format!("rbac.authorization.k8s.io/aggregate-to-{to}")],
+                "true"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_charts_copies_are_the_generated_files() {
+    let dashboard =
+        std::fs::read(repo_root().join("charts/fabric-operator/dashboards/fabric-operator.json"))
+            .expect("the chart ships the dashboard");
+    assert!(
+        dashboard
+            == std::fs::read(repo_root().join("deploy/grafana/fabric-operator.json")).unwrap(),
+        "charts/fabric-operator/dashboards differs from deploy/grafana; copy it:\n  \
+         cp deploy/grafana/fabric-operator.json charts/fabric-operator/dashboards/"
+    );
+}
+
 #[test]
 fn the_charts_crds_are_deploy_crds() {
     let chart =
@@ -261,8 +326,9 @@ fn default_values_render_valid_least_privilege_objects() {
             "Service",
             "ServiceAccount"
         ]),
-        "ServiceMonitor and NetworkPolicy are off by default"
+        "ServiceMonitor, NetworkPolicy and the dashboard are off by default"
     );
+    check_user_roles(&objects);
     let sa = one(&objects, "ServiceAccount");
     assert_eq!(sa["metadata"]["name"], "fabric-operator");
     check_rbac(&objects, "fabric-operator", "fabric-system");
@@ -315,6 +381,20 @@ fn non_default_values_render_ha_monitoring_and_a_network_policy() {
     {
         assert_eq!(&service["metadata"]["labels"][k], v);
     }
+
+    // The dashboard for Grafana's sidecar, in its namespace; no roles for people.
+    let dashboard = one(&objects, "ConfigMap");
+    assert_eq!(dashboard["metadata"]["namespace"], "monitoring");
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    let json_text = dashboard["data"]["fabric-operator.json"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(json_text).unwrap(),
+        serde_json::from_slice::<Value>(
+            &std::fs::read(repo_root().join("deploy/grafana/fabric-operator.json")).unwrap()
+        )
+        .unwrap()
+    );
+    assert_eq!(find(&objects, "ClusterRole").len(), 1);
 
     let policy = one(&objects, "NetworkPolicy");
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
