@@ -101,7 +101,7 @@ fn grants(rules: &Value) -> BTreeSet<String> {
 
 /// The ClusterRole bound to the operator's ServiceAccount (the chart also renders roles for
 /// people, bound to nobody by it).
-fn operator_cluster_role<'a>(objects: &'a [Value]) -> &'a Value {
+fn operator_cluster_role(objects: &[Value]) -> &Value {
     let binding = one(objects, "ClusterRoleBinding");
     let bound: Vec<&Value> = find(objects, "ClusterRole")
         .into_iter()
