@@ -8,7 +8,7 @@ use fabric_api::{
 };
 use serde::Serialize;
 
-use crate::{Context, Error, Format, Scope, serialized, table};
+use crate::{Context, Error, Format, Scope, list_error, serialized, table};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,7 +138,8 @@ pub async fn run(ctx: &Context, device: Option<&str>) -> Result<String, Error> {
         .scope
         .api::<DriftEvent>(&ctx.client)
         .list(&params)
-        .await?;
+        .await
+        .map_err(list_error("DriftEvents"))?;
     let rows = rows(&events.items);
     match ctx.format {
         Format::Table => Ok(render(&rows, ctx.scope == Scope::AllNamespaces, ctx.now)),

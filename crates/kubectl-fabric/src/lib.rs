@@ -81,6 +81,11 @@ pub enum Error {
     },
     #[error("this command works on one namespace: give -n NAMESPACE instead of -A")]
     NeedsNamespace,
+    #[error(
+        "the cluster does not serve {0} (fabric.netops.dev/v1alpha1): fabric-operator's CRDs \
+         are not installed; install them with `kubectl apply -f deploy/crds/` or the Helm chart"
+    )]
+    NotInstalled(&'static str),
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]
@@ -96,6 +101,14 @@ pub fn serialized(value: &impl Serialize, format: Format) -> Result<String, Erro
         Format::Yaml | Format::Table => {
             serde_yaml::to_string(value).map_err(|e| Error::Output(e.to_string()))
         }
+    }
+}
+
+/// A list error, with a 404 explained: the resource type itself is unknown to the API server.
+pub(crate) fn list_error(kind: &'static str) -> impl Fn(fabric_api::kube::Error) -> Error {
+    move |e| match e {
+        fabric_api::kube::Error::Api(status) if status.code == 404 => Error::NotInstalled(kind),
+        e => Error::Kube(e),
     }
 }
 

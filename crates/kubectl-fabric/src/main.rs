@@ -11,6 +11,7 @@ use kubectl_fabric::{Context, Format, Scope, decide, diff, history, plan, status
 #[derive(Parser)]
 #[command(
     name = "kubectl fabric",
+    bin_name = "kubectl fabric",
     version,
     about = "fabric-operator from kubectl: device status, drift history and diffs, approvals, \
              manual remediation, and plans against live devices"

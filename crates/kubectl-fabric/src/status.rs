@@ -8,7 +8,7 @@ use fabric_api::{
 };
 use serde::Serialize;
 
-use crate::{Context, Error, Format, Scope, serialized, table};
+use crate::{Context, Error, Format, Scope, list_error, serialized, table};
 
 /// One device, as the table shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -160,12 +160,14 @@ pub async fn run(ctx: &Context) -> Result<String, Error> {
         .scope
         .api::<FabricDevice>(&ctx.client)
         .list(&ListParams::default())
-        .await?;
+        .await
+        .map_err(list_error("FabricDevices"))?;
     let events = ctx
         .scope
         .api::<DriftEvent>(&ctx.client)
         .list(&ListParams::default())
-        .await?;
+        .await
+        .map_err(list_error("DriftEvents"))?;
     let status = summarize(&devices.items, &events.items);
     match ctx.format {
         Format::Table => Ok(render(&status, ctx.scope == Scope::AllNamespaces, ctx.now)),

@@ -369,3 +369,27 @@ async fn remediate_stamps_the_device_and_refuses_one_in_sync() {
     let err = decide::remediate(&ctx, "leaf9").await.unwrap_err();
     assert_eq!(err.to_string(), "FabricDevice lab/leaf9 not found");
 }
+
+#[tokio::test]
+async fn a_cluster_without_the_crds_is_told_how_to_install_them() {
+    let client = ClientBuilder::new().build().await.expect("fake client");
+    let ctx = Context {
+        client,
+        scope: lab(),
+        now: now(),
+        format: Format::Table,
+        color: false,
+    };
+    let err = status::run(&ctx).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotInstalled("FabricDevices")),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("install them with `kubectl apply -f deploy/crds/`"),
+        "{err}"
+    );
+    let err = history::run(&ctx, None).await.unwrap_err();
+    assert!(matches!(err, Error::NotInstalled("DriftEvents")), "{err:?}");
+}
