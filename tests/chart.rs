@@ -430,6 +430,30 @@ fn two_replicas_without_leader_election_are_refused() {
 }
 
 #[test]
+fn mistyped_or_misspelled_values_are_refused_by_the_schema() {
+    let values = std::env::temp_dir().join(format!("fabric-chart-bad-{}.yaml", std::process::id()));
+    std::fs::write(
+        &values,
+        "replicaCount: two\nhttpPort: 70000\nserviceMonitor: {enabeld: true}\n",
+    )
+    .unwrap();
+    let rendered = helm(&[&values]);
+    let _ = std::fs::remove_file(&values);
+    let error = rendered["error"].as_str().expect("the render fails");
+    for problem in [
+        "at '/replicaCount': got string, want integer",
+        "at '/httpPort': maximum",
+        "additional properties 'enabeld' not allowed",
+    ] {
+        assert!(error.contains(problem), "{problem} in {error}");
+    }
+    assert!(
+        !rendered["lint"]["errors"].as_array().unwrap().is_empty(),
+        "helm lint says so too"
+    );
+}
+
+#[test]
 fn the_chart_readme_lists_the_grants() {
     let readme =
         std::fs::read_to_string(repo_root().join("charts/fabric-operator/README.md")).unwrap();
