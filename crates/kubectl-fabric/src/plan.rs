@@ -23,6 +23,7 @@ use fabric_gnmi::{
     client::{Client, ClientConfig, Credentials, SubscribeEvent},
     rpc::SubscribeRequest,
 };
+use fabric_operator::config::ConfigError;
 use serde::Serialize;
 
 /// What `plan` was given on the command line.
@@ -57,7 +58,9 @@ pub enum PlanError {
         "{0}; add the Secret's manifest with another -f, or give --username and --password \
          (or FABRIC_GNMI_USERNAME and FABRIC_GNMI_PASSWORD)"
     )]
-    Config(fabric_operator::config::ConfigError),
+    Config(ConfigError),
+    #[error("{0}; add the CA Secret's manifest with another -f")]
+    CaSecret(ConfigError),
     #[error("the intent does not compile: {0}")]
     Intent(Box<fabric_drift::IntentError>),
     #[error("{address}: {error}")]
@@ -154,7 +157,10 @@ pub fn device_config(inputs: &Inputs, args: &PlanArgs) -> Result<DeviceConfig, P
     };
     let mut config =
         fabric_operator::config::device_config(&inputs.device, find_secret, inputs.policy.as_ref())
-            .map_err(PlanError::Config)?;
+            .map_err(|e| match e {
+                ConfigError::CaSecretMissing(_) => PlanError::CaSecret(e),
+                e => PlanError::Config(e),
+            })?;
     if credentials_ref.is_none() && args.credentials.is_some() {
         config.target.credentials = args.credentials.clone();
     }
@@ -279,4 +285,94 @@ pub fn render(outcome: &Outcome, config: &DeviceConfig) -> String {
     out.push_str(&outcome.plan.render());
     out.push_str("\nDry run: nothing was sent to the device.\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEVICE: &str = "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: FabricDevice
+metadata: {name: leaf1}
+spec:
+  target:
+    address: 10.0.0.11:6030
+    credentialsSecretRef: {name: creds}
+    tls: {mode: tls, caSecretRef: {name: fabric-ca, key: ca.crt}}
+";
+    const SECRET: &str = "
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {username: admin, password: pw}
+";
+
+    fn files(texts: &[&str]) -> Vec<(String, String)> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("f{i}.yaml"), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_device_is_chosen_by_name_when_the_files_hold_several() {
+        let other = DEVICE.replace("leaf1", "leaf2");
+        let err = load(&files(&[DEVICE, &other]), None).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "the files hold 2 FabricDevices (leaf1, leaf2); choose one with --device"
+        );
+        let inputs = load(&files(&[DEVICE, &other]), Some("leaf2")).unwrap();
+        assert_eq!(inputs.device.name_any(), "leaf2");
+        let err = load(&files(&[DEVICE]), Some("leaf9")).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "no FabricDevice named \"leaf9\" in the files given with -f"
+        );
+        let err = load(&files(&[SECRET]), None).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "no FabricDevice in the files given with -f"
+        );
+    }
+
+    #[test]
+    fn missing_secrets_say_what_to_add() {
+        let args = PlanArgs::default();
+        let inputs = load(&files(&[DEVICE]), None).unwrap();
+        let err = device_config(&inputs, &args).err().unwrap().to_string();
+        assert!(
+            err.starts_with("Secret \"creds\" (credentials) not found; add the Secret's manifest"),
+            "{err}"
+        );
+        let inputs = load(&files(&[DEVICE, SECRET]), None).unwrap();
+        let err = device_config(&inputs, &args).err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "Secret \"fabric-ca\" (CA certificate) not found; add the CA Secret's manifest with another -f"
+        );
+    }
+
+    #[test]
+    fn flags_stand_in_for_the_credentials_and_the_address() {
+        let device = DEVICE.replace(
+            "    tls: {mode: tls, caSecretRef: {name: fabric-ca, key: ca.crt}}\n",
+            "    tls: {mode: insecure}\n",
+        );
+        let inputs = load(&files(&[&device]), None).unwrap();
+        let args = PlanArgs {
+            credentials: Some(Credentials {
+                username: "ops".into(),
+                password: "secret".into(),
+            }),
+            address: Some("127.0.0.1:16011".into()),
+            ..PlanArgs::default()
+        };
+        let config = device_config(&inputs, &args).unwrap();
+        assert_eq!(config.target.address, "127.0.0.1:16011");
+        assert_eq!(config.target.credentials, args.credentials);
+        assert_eq!(config.policy.name, None, "no policy in the files: alert");
+    }
 }
