@@ -76,3 +76,57 @@ pub async fn set(
     client.set(&request).await?;
     Ok(())
 }
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every document of a YAML stream as JSON values, empty documents skipped (as kubectl does).
+pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).expect("the YAML parses"))
+        .filter(|v: &serde_json::Value| !v.is_null())
+        .collect()
+}
+
+/// Runs `scripts/<script>` with the Python of the test venv (built by scripts/python-deps.sh),
+/// feeding `stdin`; what it prints, as JSON.
+pub fn python_script(script: &str, args: &[&std::ffi::OsStr], stdin: &[u8]) -> serde_json::Value {
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
+    let python = repo_root().join(".venv-interop/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/python-deps.sh",
+        python.display()
+    );
+    let mut child = Command::new(python)
+        .arg(repo_root().join("scripts").join(script))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("the script reads its input");
+    let out = child.wait_with_output().expect("the script ends");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
