@@ -11,6 +11,7 @@ use crate::device::SecretRef;
 /// A NetBox instance whose devices become FabricDevices (field manager `netbox-sync`).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
+    derive = "Default",
     group = "fabric.netops.dev",
     version = "v1alpha1",
     kind = "NetBoxSource",
@@ -74,6 +75,28 @@ pub struct NetBoxSourceSpec {
     /// What happens to a FabricDevice whose device left NetBox (or the filters).
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+/// The defaults the API server fills in; `url` and `tokenSecretRef` are empty (required).
+impl Default for NetBoxSourceSpec {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token_secret_ref: SecretKeyRef {
+                name: String::new(),
+                key: String::new(),
+            },
+            interval: default_interval(),
+            filters: Filters::default(),
+            webhook_secret_ref: None,
+            target_namespace: None,
+            gnmi_port: default_gnmi_port(),
+            credentials_secret_ref: None,
+            platform: Platform::default(),
+            label_prefix: default_label_prefix(),
+            deletion_policy: DeletionPolicy::default(),
+        }
+    }
 }
 
 fn default_interval() -> Duration {
