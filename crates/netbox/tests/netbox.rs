@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use fabric_netbox::{ClientError, ClientOptions, Token, seed, sync};
+use fabric_netbox::{ClientError, ClientOptions, Token, seed, sync, sync_devices};
 use serde_json::json;
 
 #[tokio::test]
@@ -226,6 +226,19 @@ async fn an_unreachable_netbox_is_retried_then_reported() {
         },
     )
     .unwrap();
+    // One request: tried three times, counted as such.
+    let err = client
+        .get::<serde_json::Value>("api/status/", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Unreachable { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(client.counters().requests(), 3);
+    assert_eq!(client.counters().retries(), 2);
+    assert_eq!(client.counters().failures(), 1);
+    // A sync (several requests at once) fails the same way.
     let err = sync(&client, &common::config_for_site("lab"))
         .await
         .unwrap_err();
@@ -235,9 +248,6 @@ async fn an_unreachable_netbox_is_retried_then_reported() {
         matches!(err.source, ClientError::Unreachable { attempts: 3, .. }),
         "{err:?}"
     );
-    assert_eq!(client.counters().requests(), 3);
-    assert_eq!(client.counters().retries(), 2);
-    assert_eq!(client.counters().failures(), 1);
 }
 
 #[tokio::test]
@@ -437,4 +447,69 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         event.affected(),
         fabric_netbox::Affected::Devices(["t-hook-1".to_owned()].into())
     );
+}
+
+#[tokio::test]
+async fn a_webhook_sync_reads_only_the_named_devices() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-part").await;
+    let created = seed::create_devices(
+        &client,
+        &base,
+        &[
+            common::simple_device("t-part-1", "192.0.2.61/32", 3, base.mgmt_vrf),
+            common::simple_device("t-part-2", "192.0.2.62/32", 3, base.mgmt_vrf),
+            common::simple_device("t-part-3", "192.0.2.63/32", 3, base.mgmt_vrf),
+        ],
+    )
+    .await
+    .unwrap();
+    let config = common::config_for_site("t-part");
+    let full = sync(&client, &config).await.unwrap();
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let id_of = |n: &str| (n.to_owned(), created.devices[n]);
+
+    // By name: the device list first, then its components (and the VNIs alongside).
+    let by_name = sync_devices(&client, &config, &names(&["t-part-1"]), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(by_name.devices, vec![full.devices[0].clone()]);
+    assert_eq!(by_name.requests, 5);
+    // With the ids of the payload: the same, all in one round trip.
+    let by_id = sync_devices(
+        &client,
+        &config,
+        &names(&["t-part-1", "t-part-2"]),
+        &[id_of("t-part-1"), id_of("t-part-2")].into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_id.devices, full.devices[..2].to_vec());
+    assert_eq!(by_id.requests, 5);
+
+    // A deleted device's id is refused by NetBox's component filters: the sync goes by name
+    // and finds the device gone.
+    client
+        .delete(
+            &format!("api/dcim/devices/{}/", created.devices["t-part-3"]),
+            None,
+        )
+        .await
+        .unwrap();
+    let gone = sync_devices(
+        &client,
+        &config,
+        &names(&["t-part-3"]),
+        &[id_of("t-part-3")].into(),
+    )
+    .await
+    .unwrap();
+    assert!(gone.devices.is_empty() && gone.errors.is_empty());
+    assert!(!gone.selected_device_names().contains("t-part-3"));
+    // A device of another site is outside the filters.
+    let other = sync_devices(&client, &config, &names(&["t-del-2"]), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(other.devices.is_empty());
 }
