@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/python-deps.sh   # pygnmi and gnmi-py for fabric-sim's interop tests
-./scripts/netbox.sh        # a real NetBox for crates/netbox's tests (minutes the first time: migrate)
+./scripts/netbox.sh        # a real NetBox for crates/netbox's and the NetBoxSource tests (minutes the first time: migrate)
 cargo test --workspace --locked

@@ -161,3 +161,17 @@ pub struct NetBoxSourceStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_is_what_serde_fills_in() {
+        let parsed: NetBoxSourceSpec = serde_json::from_value(serde_json::json!({
+            "url": "", "tokenSecretRef": {"name": "", "key": ""}
+        }))
+        .unwrap();
+        assert_eq!(parsed, NetBoxSourceSpec::default());
+    }
+}

@@ -180,10 +180,14 @@ async fn fetch_snapshot_of(
                 source,
             })
     };
-    let (mut snapshot, l2vpn_terminations) = futures::try_join!(
+    // Both run to the end, so that a failure is reported the same way every time (the
+    // devices' error first: a wrong URL or token fails both).
+    let (snapshot, l2vpn_terminations) = futures::join!(
         fetch_devices_and_components(client, filters, select),
         terminations
-    )?;
+    );
+    let mut snapshot = snapshot?;
+    let l2vpn_terminations = l2vpn_terminations?;
     if !snapshot.devices.is_empty() {
         snapshot.l2vpn_terminations = l2vpn_terminations;
     }

@@ -361,39 +361,13 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let secret = "hook-secret-for-tests";
-    // Remove what an earlier run left, then a webhook and an event rule for this device only.
-    for path in ["api/extras/event-rules/", "api/extras/webhooks/"] {
-        #[derive(serde::Deserialize)]
-        struct Id {
-            id: u64,
-        }
-        let old: Vec<Id> = client
-            .list(path, &[("name", "fabric-netbox-test".into())])
-            .await
-            .unwrap();
-        for o in old {
-            client
-                .delete(&format!("{path}{}/", o.id), None)
-                .await
-                .unwrap();
-        }
-    }
-    let hook = seed::ensure(
+    // A webhook and an event rule for this device only.
+    let hook = seed::interface_webhook(
         &client,
-        "api/extras/webhooks/",
-        &[("name", "fabric-netbox-test".into())],
-        json!({"name": "fabric-netbox-test", "payload_url": format!("http://127.0.0.1:{port}/webhooks/netbox"),
-               "http_method": "POST", "http_content_type": "application/json", "secret": secret}),
-    )
-    .await
-    .unwrap();
-    let rule = seed::ensure(
-        &client,
-        "api/extras/event-rules/",
-        &[("name", "fabric-netbox-test".into())],
-        json!({"name": "fabric-netbox-test", "object_types": ["dcim.interface"], "event_types": ["object_updated"],
-               "action_type": "webhook", "action_object_type": "extras.webhook", "action_object_id": hook,
-               "conditions": {"attr": "device.name", "value": "t-hook-1"}, "enabled": true}),
+        "fabric-netbox-test",
+        &format!("http://127.0.0.1:{port}/webhooks/netbox"),
+        secret,
+        "t-hook-1",
     )
     .await
     .unwrap();
@@ -407,14 +381,7 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         .unwrap();
     let received =
         tokio::time::timeout(Duration::from_secs(180), receive_one_request(&listener)).await;
-    client
-        .delete(&format!("api/extras/event-rules/{rule}/"), None)
-        .await
-        .unwrap();
-    client
-        .delete(&format!("api/extras/webhooks/{hook}/"), None)
-        .await
-        .unwrap();
+    seed::remove_webhook(&client, hook).await.unwrap();
     let (headers, body) = received.expect(
         "NetBox sent no webhook within 180 s: is its worker running (scripts/netbox.sh starts `netbox rqworker`), or is its queue long (redis-cli llen rq:queue:default)?",
     );
@@ -453,18 +420,16 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
 async fn a_webhook_sync_reads_only_the_named_devices() {
     use std::collections::{BTreeMap, BTreeSet};
     let client = common::ready_client().await;
-    let base = common::fresh_site(&client, "t-part").await;
-    let created = seed::create_devices(
+    let created = common::site_with_devices(
         &client,
-        &base,
+        "t-part",
         &[
-            common::simple_device("t-part-1", "192.0.2.61/32", 3, base.mgmt_vrf),
-            common::simple_device("t-part-2", "192.0.2.62/32", 3, base.mgmt_vrf),
-            common::simple_device("t-part-3", "192.0.2.63/32", 3, base.mgmt_vrf),
+            ("t-part-1", "192.0.2.61/32", 3),
+            ("t-part-2", "192.0.2.62/32", 3),
+            ("t-part-3", "192.0.2.63/32", 3),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let config = common::config_for_site("t-part");
     let full = sync(&client, &config).await.unwrap();
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();

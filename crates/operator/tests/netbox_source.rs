@@ -271,19 +271,12 @@ async fn the_lab_fabric_syncs_into_the_example_manifests_and_coexists_with_git()
 #[tokio::test]
 async fn an_interface_description_changed_in_netbox_is_followed() {
     let netbox = common::ready_client().await;
-    let base = common::fresh_site(&netbox, "t-op-desc").await;
-    let created = seed::create_devices(
+    let created = common::site_with_devices(
         &netbox,
-        &base,
-        &[common::simple_device(
-            "t-op-desc-1",
-            "192.0.2.101/32",
-            2,
-            base.mgmt_vrf,
-        )],
+        "t-op-desc",
+        &[("t-op-desc-1", "192.0.2.101/32", 2)],
     )
-    .await
-    .unwrap();
+    .await;
     let kube = fake_api().await;
     let key = create_source(
         &kube,
@@ -324,17 +317,15 @@ async fn an_interface_description_changed_in_netbox_is_followed() {
 #[tokio::test]
 async fn a_device_deleted_in_netbox_is_deleted_or_orphaned_as_the_policy_says() {
     let netbox = common::ready_client().await;
-    let base = common::fresh_site(&netbox, "t-op-del").await;
-    let created = seed::create_devices(
+    let created = common::site_with_devices(
         &netbox,
-        &base,
+        "t-op-del",
         &[
-            common::simple_device("t-op-del-1", "192.0.2.111/32", 1, base.mgmt_vrf),
-            common::simple_device("t-op-del-2", "192.0.2.112/32", 1, base.mgmt_vrf),
+            ("t-op-del-1", "192.0.2.111/32", 1),
+            ("t-op-del-2", "192.0.2.112/32", 1),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let kube = fake_api().await;
     // Two sources on the same site, each writing into its own namespace.
     let deleting = create_source(
@@ -393,19 +384,7 @@ async fn a_device_deleted_in_netbox_is_deleted_or_orphaned_as_the_policy_says() 
 #[tokio::test]
 async fn a_bad_token_is_unauthorized_and_deletes_nothing() {
     let netbox = common::ready_client().await;
-    let base = common::fresh_site(&netbox, "t-op-tok").await;
-    seed::create_devices(
-        &netbox,
-        &base,
-        &[common::simple_device(
-            "t-op-tok-1",
-            "192.0.2.121/32",
-            1,
-            base.mgmt_vrf,
-        )],
-    )
-    .await
-    .unwrap();
+    common::site_with_devices(&netbox, "t-op-tok", &[("t-op-tok-1", "192.0.2.121/32", 1)]).await;
     let kube = fake_api().await;
     let key = create_source(
         &kube,
@@ -454,7 +433,13 @@ async fn a_bad_token_is_unauthorized_and_deletes_nothing() {
         3
     );
 
-    // A missing Secret is named.
+    // The good token back: synced again at once.
+    let (_, good) = common::netbox_env();
+    put_secret(&kube, "tok", "netbox-token", "token", &good).await;
+    let source = reconcile(&sync, &kube, &key).await;
+    assert_eq!(condition(&source, types::READY).0, "True");
+
+    // A missing Secret is named; restored, the source syncs at once (not at the next interval).
     Api::<Secret>::namespaced(kube.clone(), "tok")
         .delete("netbox-token", &Default::default())
         .await
@@ -464,6 +449,10 @@ async fn a_bad_token_is_unauthorized_and_deletes_nothing() {
     assert_eq!(reason, "SecretNotFound");
     assert!(message.contains("netbox-token"), "{message}");
     assert_eq!(as_json(&devices(&kube, "tok").await), as_json(&before));
+    put_secret(&kube, "tok", "netbox-token", "token", &good).await;
+    let source = reconcile(&sync, &kube, &key).await;
+    assert_eq!(condition(&source, types::READY).0, "True");
+    assert_eq!(condition(&source, types::SYNCED).0, "True");
 }
 
 /// Serves the operator's webhook route on a free loopback port.
@@ -500,17 +489,15 @@ async fn until(
 #[tokio::test]
 async fn webhooks_need_a_good_signature_and_resync_their_devices() {
     let netbox = common::ready_client().await;
-    let base = common::fresh_site(&netbox, "t-op-hook").await;
-    let created = seed::create_devices(
+    let created = common::site_with_devices(
         &netbox,
-        &base,
+        "t-op-hook",
         &[
-            common::simple_device("t-op-hook-1", "192.0.2.131/32", 2, base.mgmt_vrf),
-            common::simple_device("t-op-hook-2", "192.0.2.132/32", 2, base.mgmt_vrf),
+            ("t-op-hook-1", "192.0.2.131/32", 2),
+            ("t-op-hook-2", "192.0.2.132/32", 2),
         ],
     )
-    .await
-    .unwrap();
+    .await;
     let kube = fake_api().await;
     let key = create_source(
         &kube,
@@ -636,19 +623,12 @@ async fn webhooks_need_a_good_signature_and_resync_their_devices() {
 #[tokio::test]
 async fn a_real_netbox_webhook_resyncs_the_device() {
     let netbox = common::ready_client().await;
-    let base = common::fresh_site(&netbox, "t-op-real").await;
-    let created = seed::create_devices(
+    let created = common::site_with_devices(
         &netbox,
-        &base,
-        &[common::simple_device(
-            "t-op-real-1",
-            "192.0.2.141/32",
-            1,
-            base.mgmt_vrf,
-        )],
+        "t-op-real",
+        &[("t-op-real-1", "192.0.2.141/32", 1)],
     )
-    .await
-    .unwrap();
+    .await;
     let kube = fake_api().await;
     let key = create_source(&kube, "real", "dc1", "t-op-real", json!({})).await;
     let (sync, _) = setup(&kube);
@@ -656,33 +636,12 @@ async fn a_real_netbox_webhook_resyncs_the_device() {
     let url = serve_webhooks(sync.clone()).await;
 
     // A NetBox webhook and event rule for this device's interfaces, posting to our endpoint.
-    const NAME: &str = "fabric-operator-test";
-    for path in ["api/extras/event-rules/", "api/extras/webhooks/"] {
-        let old: Vec<serde_json::Value> =
-            netbox.list(path, &[("name", NAME.into())]).await.unwrap();
-        for o in old {
-            netbox
-                .delete(&format!("{path}{}/", o["id"]), None)
-                .await
-                .unwrap();
-        }
-    }
-    let hook = seed::ensure(
+    let hook = seed::interface_webhook(
         &netbox,
-        "api/extras/webhooks/",
-        &[("name", NAME.into())],
-        json!({"name": NAME, "payload_url": url, "http_method": "POST",
-               "http_content_type": "application/json", "secret": WEBHOOK_SECRET}),
-    )
-    .await
-    .unwrap();
-    let rule = seed::ensure(
-        &netbox,
-        "api/extras/event-rules/",
-        &[("name", NAME.into())],
-        json!({"name": NAME, "object_types": ["dcim.interface"], "event_types": ["object_updated"],
-               "action_type": "webhook", "action_object_type": "extras.webhook", "action_object_id": hook,
-               "conditions": {"attr": "device.name", "value": "t-op-real-1"}, "enabled": true}),
+        "fabric-operator-test",
+        &url,
+        WEBHOOK_SECRET,
+        "t-op-real-1",
     )
     .await
     .unwrap();
@@ -713,14 +672,7 @@ async fn a_real_netbox_webhook_resyncs_the_device() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    netbox
-        .delete(&format!("api/extras/event-rules/{rule}/"), None)
-        .await
-        .unwrap();
-    netbox
-        .delete(&format!("api/extras/webhooks/{hook}/"), None)
-        .await
-        .unwrap();
+    seed::remove_webhook(&netbox, hook).await.unwrap();
     assert!(
         followed,
         "NetBox's webhook did not re-sync the device within 180 s: is NetBox's worker running \

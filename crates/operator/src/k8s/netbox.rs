@@ -426,7 +426,10 @@ struct SourceState {
 #[derive(Default)]
 struct Inner {
     client: Option<(String, Token, fabric_netbox::Client)>,
+    /// `None`: due now (never synced, or the source could not be read last time).
     next_full_sync: Option<Instant>,
+    /// The source's generation at the last full sync: a new one means a new spec.
+    synced_generation: Option<i64>,
     /// Full syncs failed in a row with a transient error (for the backoff).
     transient_failures: u32,
 }
@@ -570,13 +573,13 @@ impl NetBoxSync {
                 warn!(source = %key, reason = failure.reason, "{}", failure.message);
                 self.metrics.netbox.sync(&key, &Scope::Full, failure.reason);
                 self.write_status(source, Err(&failure)).await?;
-                // Waits for a change of the spec or a Secret (both watched); the interval is
-                // the safety net.
+                // Waits for a change of the spec or a Secret (both watched), then syncs at
+                // once; the interval is the safety net.
+                inner.next_full_sync = None;
                 return Ok(Action::requeue(interval));
             }
         };
-        let spec_changed = source.status.as_ref().and_then(|s| s.observed_generation)
-            != source.metadata.generation;
+        let spec_changed = inner.synced_generation != source.metadata.generation;
         let now = Instant::now();
         let due = fresh || spec_changed || inner.next_full_sync.is_none_or(|t| t <= now);
         if !due {
@@ -603,6 +606,7 @@ impl NetBoxSync {
         let started = Instant::now();
         let before = CountsBefore::of(&state.counters);
         let result = fabric_netbox::sync(client, &SyncConfig::from(&source.spec)).await;
+        inner.synced_generation = source.metadata.generation;
         before.record(&state.counters, &self.metrics.netbox, &key);
         let wait = match result {
             Ok(result) => {
@@ -784,8 +788,11 @@ impl NetBoxSync {
                     // The labels go, so the device no longer counts as this source's; its
                     // intent stays as last synced.
                     let patch = json!({"metadata": {"labels": {SOURCE_LABEL: null, SOURCE_NAMESPACE_LABEL: null}}});
-                    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await?;
+                    let params = PatchParams {
+                        field_manager: Some(FIELD_MANAGER.to_owned()),
+                        ..PatchParams::default()
+                    };
+                    api.patch(&name, &params, &Patch::Merge(&patch)).await?;
                     self.metrics.api_write("netbox-device-orphan");
                     info!(source = %key, device = %name, "device left NetBox: FabricDevice orphaned");
                     applied.orphaned.push(name);
