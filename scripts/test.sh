@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 # tests/chart.rs renders deploy/ with kubectl's built-in kustomize. kubectl comes with the machine
 # image (no Debian or PyPI package provides kustomize here); say so rather than fail obscurely.
 command -v kubectl >/dev/null || { echo "kubectl not found: tests/chart.rs needs 'kubectl kustomize'" >&2; exit 1; }
-./scripts/netbox.sh        # a real NetBox for crates/netbox's tests (minutes the first time: migrate)
+./scripts/netbox.sh        # a real NetBox for crates/netbox's and the NetBoxSource tests (minutes the first time: migrate)
 cargo test --workspace --locked

@@ -29,7 +29,7 @@ pub enum ConfigError {
 
 /// Reads `key` of a Secret, from `data` or (as kubectl apply leaves it before the API server
 /// merges it) `stringData`.
-fn secret_text(secret: &Secret, key: &str) -> Result<String, ConfigError> {
+pub(crate) fn secret_text(secret: &Secret, key: &str) -> Result<String, ConfigError> {
     let name = secret.name_any();
     if let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(key)) {
         return String::from_utf8(bytes.0.clone()).map_err(|_| ConfigError::SecretKeyNotText {

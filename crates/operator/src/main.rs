@@ -126,8 +126,12 @@ async fn run(
         metrics: metrics.clone(),
         ready: ready.clone(),
     };
+    let netbox = k8s::netbox::NetBoxSync::new(client.clone(), metrics.clone());
+    let routes = http::router(state).merge(http::netbox_router(k8s::netbox::Webhooks::start(
+        netbox.clone(),
+    )));
     tokio::spawn(async move {
-        if let Err(e) = http::serve(http_addr, state).await {
+        if let Err(e) = http::serve(http_addr, routes).await {
             tracing::error!(error = %e, %http_addr, "HTTP server stopped");
         }
     });
@@ -154,7 +158,7 @@ async fn run(
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
     let port = k8s::port::KubePort::start(client.clone(), metrics);
-    let shutdown = async move {
+    let shutdown = futures::FutureExt::shared(Box::pin(async move {
         match lost_leadership {
             Some(lost) => tokio::select! {
                 _ = shutdown_signal() => {}
@@ -162,9 +166,11 @@ async fn run(
             },
             None => shutdown_signal().await,
         }
-    };
+    }));
     info!("fabric-operator running");
+    let netbox_done = tokio::spawn(k8s::netbox::run(client.clone(), netbox, shutdown.clone()));
     k8s::controller::run(client, port, options, stats, shutdown).await?;
+    netbox_done.await?;
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub struct Metrics {
     /// A device change reaching the port (right after its notification is evaluated) → its
     /// status written, seconds.
     pub detection_latency: Histogram,
+    /// The NetBoxSource controller's.
+    pub netbox: crate::k8s::netbox::NetboxMetrics,
 }
 
 /// Exposes the engine's counters at scrape time, so the hot path only bumps atomics.
@@ -134,11 +136,13 @@ impl Metrics {
             detection_latency.clone(),
         );
         registry.register_collector(Box::new(EngineCollector(engine)));
+        let netbox = crate::k8s::netbox::NetboxMetrics::register(&mut registry);
         Metrics {
             registry,
             api_writes,
             drift_events,
             detection_latency,
+            netbox,
         }
     }
 
