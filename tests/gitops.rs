@@ -137,7 +137,8 @@ fn argocd_driftevent_health_follows_the_phase() {
         e
     };
     let cases = [
-        (event(None, json!({})), "Progressing"),
+        // A new event has no phase written: Pending in approve mode.
+        (event(None, json!({})), "Suspended"),
         (event(Some("Pending"), json!({})), "Suspended"),
         (
             event(Some("Pending"), json!({"reason": "OutsideWindow"})),

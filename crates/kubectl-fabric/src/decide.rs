@@ -40,21 +40,17 @@ pub fn refusal(event: &DriftEvent, verdict: Verdict) -> Option<String> {
         event.name_any()
     );
     let verb = verdict.as_str();
-    let phase = event.status.as_ref().and_then(|s| s.phase);
-    match phase {
-        Some(Phase::Pending) => None,
-        None => Some(format!(
-            "{name} has no phase yet (the operator has not recorded it): try again in a moment"
-        )),
-        Some(Phase::Alerted) => Some(format!(
+    match event.phase() {
+        Phase::Pending => None,
+        Phase::Alerted => Some(format!(
             "{name} is Alerted, not Pending: its policy's mode is alert, which only reports; \
              to repair this drift once, run `kubectl fabric remediate --device {}`",
             event.spec.device
         )),
-        Some(p) if p.is_final() => Some(format!(
+        p if p.is_final() => Some(format!(
             "{name} is {p:?}, not Pending: the episode is over, there is nothing to {verb}"
         )),
-        Some(p) => Some(format!(
+        p => Some(format!(
             "{name} is {p:?}, not Pending: it was already decided, there is nothing to {verb}"
         )),
     }

@@ -29,7 +29,7 @@ fn value(v: Option<&serde_json::Value>, absent: &str) -> String {
 /// The readable diff. Pure; `paint` colours expected green and actual red.
 pub fn render(event: &DriftEvent, now: jiff::Timestamp, paint: Paint) -> String {
     let spec = &event.spec;
-    let phase = event.status.as_ref().and_then(|s| s.phase);
+    let phase = Some(event.phase());
     let mut out = format!(
         "{} {}/{}: device {}, mode {}, phase {}\n",
         paint.bold("DriftEvent"),
@@ -100,7 +100,7 @@ pub async fn run(ctx: &Context, name: &str) -> Result<String, Error> {
             &DiffView {
                 event: event.name_any(),
                 device: &event.spec.device,
-                phase: event.status.as_ref().and_then(|s| s.phase),
+                phase: Some(event.phase()),
                 path_count: event.spec.path_count,
                 drifts: &event.spec.drifts,
             },

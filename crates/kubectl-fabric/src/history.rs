@@ -44,7 +44,7 @@ pub fn row(event: &DriftEvent) -> HistoryRow {
         detected_at: event.spec.detected_at.0,
         paths: event.spec.path_count,
         mode: event.spec.mode,
-        phase: status.phase,
+        phase: Some(event.phase()),
         reason: status.reason.clone(),
         decision: status.decision.as_ref().map(|d| d.action),
         decided_by: status.decision.as_ref().map(|d| d.by.clone()),

@@ -85,10 +85,7 @@ pub fn summarize(devices: &[FabricDevice], events: &[DriftEvent]) -> Status {
         unreachable: rows.iter().filter(|r| r.reachable == "False").count(),
         pending_approvals: events
             .iter()
-            .filter(|e| {
-                e.spec.mode == Mode::Approve
-                    && e.status.as_ref().and_then(|s| s.phase) == Some(Phase::Pending)
-            })
+            .filter(|e| e.spec.mode == Mode::Approve && e.phase() == Phase::Pending)
             .count(),
     };
     Status {

@@ -51,7 +51,8 @@ pub const RULES: &[Rule] = &[
         scope: Scope::Cluster,
         why: "list/watch: the device controller and the policy controller's device watch; \
               get: k8s::port (status merge on first write, the DriftEvent's owner); \
-              patch: the session finalizer (k8s::controller) and NetBoxSource sync's server-side \
+              patch: the session finalizer and removing the contested=clear annotation once taken \
+              (k8s::controller), and NetBoxSource sync's server-side \
               apply (field manager netbox-sync); create: that apply when the device is new; \
               delete: NetBoxSource sync when its deletion policy removes a device gone from NetBox",
     },
@@ -92,12 +93,12 @@ pub const RULES: &[Rule] = &[
     Rule {
         group: GROUP,
         resource: "driftevents",
-        verbs: &["list", "watch", "create", "patch", "delete"],
+        verbs: &["list", "watch", "create", "delete"],
         names: &[],
         scope: Scope::Cluster,
         why: "k8s::port: list (open events, idempotent create, history pruning), create (one per \
-              episode), delete (history retention); watch and patch: the approval and remediation \
-              controller (the approval annotation, the decision)",
+              episode), delete (history retention); watch: the DriftEvent controller \
+              (k8s::controller::reconcile_event: approvals)",
     },
     Rule {
         group: GROUP,
@@ -105,15 +106,16 @@ pub const RULES: &[Rule] = &[
         verbs: &["patch"],
         names: &[],
         scope: Scope::Cluster,
-        why: "k8s::port::set_event_phase: phase, reason, decision and result",
+        why: "k8s::port::write_event_status: phase, reason, decision and result (merge patch)",
     },
     Rule {
         group: GROUP,
         resource: "netboxsources",
-        verbs: &["list", "watch"],
+        verbs: &["get", "list", "watch"],
         names: &[],
         scope: Scope::Cluster,
-        why: "the NetBoxSource controller",
+        why: "the NetBoxSource controller; get: k8s::netbox::sync_now reads the source again for \
+              a webhook",
     },
     Rule {
         group: GROUP,
@@ -126,11 +128,12 @@ pub const RULES: &[Rule] = &[
     Rule {
         group: "",
         resource: "secrets",
-        verbs: &["list", "watch"],
+        verbs: &["get", "list", "watch"],
         names: &[],
         scope: Scope::Cluster,
-        why: "k8s::controller: the Secret store (device credentials and CA) and the watch that \
-              reconnects devices when a Secret rotates",
+        why: "k8s::controller: the Secret store (device credentials and CA, webhook URLs) and the \
+              watch that reconnects devices when a Secret rotates; get: k8s::netbox reads a \
+              NetBoxSource's token and webhook Secrets",
     },
     Rule {
         group: "events.k8s.io",

@@ -1,6 +1,7 @@
 -- Argo CD health of a DriftEvent (fabric.netops.dev/v1alpha1), from status.phase:
 --   Pending                        -> Suspended: waiting for an approval, dampening or a window
---   Approved, Remediating, none    -> Progressing
+--   (none written yet: a new event is in its mode's first phase, Alerted or Pending)
+--   Approved, Remediating          -> Progressing
 --   Alerted                        -> Degraded: drift reported, not repaired (alert mode)
 --   Failed                         -> Degraded, with the device's error
 --   Remediated, Resolved,
@@ -14,12 +15,12 @@ if obj.status ~= nil then
 end
 local device = obj.spec.device or "?"
 if phase == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for fabric-operator to record the event"
-elseif phase == "Pending" then
+  if obj.spec.mode == "alert" then phase = "Alerted" else phase = "Pending" end
+end
+if phase == "Pending" then
   hs.status = "Suspended"
   hs.message = "Waiting: kubectl fabric approve " .. obj.metadata.name .. " (or reject)"
-  if obj.status.reason ~= nil then
+  if obj.status ~= nil and obj.status.reason ~= nil then
     hs.message = "Waiting (" .. obj.status.reason .. "): kubectl fabric approve " .. obj.metadata.name .. " (or reject)"
   end
 elseif phase == "Approved" or phase == "Remediating" then

@@ -271,11 +271,7 @@ pub fn event_status_patch(update: &EventUpdate) -> serde_json::Value {
 /// its first status write not done) is Pending or Alerted by its mode.
 pub fn known_event(event: &DriftEvent) -> KnownEvent {
     let status = event.status.as_ref();
-    let phase = match status.and_then(|s| s.phase) {
-        Some(p) => engine_phase(p),
-        None if event.spec.mode == fabric_drift::policy::Mode::Alert => Phase::Alerted,
-        None => Phase::Pending,
-    };
+    let phase = engine_phase(event.phase());
     KnownEvent {
         name: event.name_any(),
         fingerprint: event.spec.fingerprint.clone(),
