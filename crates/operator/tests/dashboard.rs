@@ -22,6 +22,15 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
     metrics.api_write("status");
     metrics.drift_event("approve", "Pending");
     metrics.detection_latency.observe(0.02);
+    let source = fabric_operator::k8s::netbox::SourceKey {
+        namespace: "fabric".into(),
+        name: "dc1".into(),
+    };
+    metrics.netbox.requests_sent(&source, 8, 1, 0);
+    metrics
+        .netbox
+        .sync(&source, &fabric_operator::k8s::netbox::Scope::Full, "ok");
+    metrics.netbox.webhook("accepted");
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in metrics.render().lines() {
         if line.starts_with('#') || line.is_empty() {

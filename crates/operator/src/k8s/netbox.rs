@@ -369,7 +369,8 @@ impl NetboxMetrics {
         vec![("source".to_owned(), key.to_string())]
     }
 
-    fn sync(&self, key: &SourceKey, scope: &Scope, result: &str) {
+    /// A sync of `key` ended with `result` (ok, or a condition reason).
+    pub fn sync(&self, key: &SourceKey, scope: &Scope, result: &str) {
         let mut labels = Self::source(key);
         let scope = match scope {
             Scope::Full => "full",
@@ -380,7 +381,8 @@ impl NetboxMetrics {
         self.syncs.get_or_create(&labels).inc();
     }
 
-    fn webhook(&self, result: &str) {
+    /// A webhook was answered with `result` (accepted, ignored, unauthorized, invalid).
+    pub fn webhook(&self, result: &str) {
         self.webhooks
             .get_or_create(&vec![("result".to_owned(), result.to_owned())])
             .inc();
@@ -396,15 +398,23 @@ impl CountsBefore {
     }
 
     fn record(self, c: &RequestCounters, m: &NetboxMetrics, key: &SourceKey) {
-        let labels = NetboxMetrics::source(key);
         let now = [c.requests(), c.retries(), c.failures()];
-        for (family, (after, before)) in [&m.requests, &m.retries, &m.failures]
-            .into_iter()
-            .zip(now.into_iter().zip(self.0))
-        {
-            family
-                .get_or_create(&labels)
-                .inc_by(after.saturating_sub(before));
+        let [requests, retries, failures] =
+            std::array::from_fn(|i| now[i].saturating_sub(self.0[i]));
+        m.requests_sent(key, requests, retries, failures);
+    }
+}
+
+impl NetboxMetrics {
+    /// Requests a sync of `key` sent, the retries among them, and those that failed.
+    pub fn requests_sent(&self, key: &SourceKey, requests: u64, retries: u64, failures: u64) {
+        let labels = Self::source(key);
+        for (family, n) in [
+            (&self.requests, requests),
+            (&self.retries, retries),
+            (&self.failures, failures),
+        ] {
+            family.get_or_create(&labels).inc_by(n);
         }
     }
 }
