@@ -56,6 +56,19 @@ async fn wait_event(
     Ok(events(&state, device))
 }
 
+/// The name of the device's `n`th event (from 1), once it exists.
+async fn nth_event(live: &LiveLab, device: &str, n: usize) -> anyhow::Result<String> {
+    let events = wait_event(
+        live,
+        device,
+        &format!("event {n}"),
+        Duration::from_secs(2),
+        |e| e.len() >= n,
+    )
+    .await?;
+    Ok(events[n - 1].name.clone())
+}
+
 fn is_9214(v: Option<Value>) -> bool {
     v.is_some_and(|v| v.semantic_eq(&Value::Uint(9214)))
 }
@@ -145,16 +158,7 @@ async fn approve_mode_applies_the_plan_only_after_the_approval() -> anyhow::Resu
 async fn a_stale_approval_is_superseded_and_sends_nothing() -> anyhow::Result<()> {
     let live = lab().await?;
     set(&live, "leaf2", MTU1, Value::Uint(1500)).await?;
-    let first = wait_event(
-        &live,
-        "leaf2",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let first = nth_event(&live, "leaf2", 1).await?;
     // The drift changes before anyone decides: a new event carries it.
     set(&live, "leaf2", MTU2, Value::Uint(1500)).await?;
     let before = sets(&live, "leaf2");
@@ -209,16 +213,7 @@ async fn a_rejection_keeps_the_drift_reported_and_does_not_propose_it_again() ->
 {
     let live = lab().await?;
     set(&live, "leaf3", MTU1, Value::Uint(1500)).await?;
-    let name = wait_event(
-        &live,
-        "leaf3",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let name = nth_event(&live, "leaf3", 1).await?;
     let before = sets(&live, "leaf3");
     live.control.decide(&name, false).await?;
     wait_event(
@@ -418,16 +413,7 @@ async fn a_refused_set_is_retried_with_backoff_and_recorded() -> anyhow::Result<
     })
     .await?;
     set(&live, "leaf7", MTU1, Value::Uint(1500)).await?;
-    let name = wait_event(
-        &live,
-        "leaf7",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let name = nth_event(&live, "leaf7", 1).await?;
     live.sim
         .device("leaf7")
         .expect("leaf7")
@@ -463,16 +449,7 @@ async fn a_refused_set_is_retried_with_backoff_and_recorded() -> anyhow::Result<
     })
     .await?;
     set(&live, "leaf8", MTU1, Value::Uint(1500)).await?;
-    let name = wait_event(
-        &live,
-        "leaf8",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let name = nth_event(&live, "leaf8", 1).await?;
     live.sim
         .device("leaf8")
         .expect("leaf8")
@@ -584,16 +561,7 @@ async fn webhooks_announce_each_transition_and_retry_after_a_500() -> anyhow::Re
     })
     .await?;
     set(&live, "leaf4", MTU1, Value::Uint(1500)).await?;
-    let name = wait_event(
-        &live,
-        "leaf4",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let name = nth_event(&live, "leaf4", 1).await?;
     live.control.decide(&name, true).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let kinds = loop {
@@ -648,16 +616,7 @@ async fn an_approval_waiting_for_the_rate_limit_survives_a_restart() -> anyhow::
     let live = start_lab_with(edit).await?;
     // The hour's one remediation.
     set(&live, "leaf1", MTU1, Value::Uint(1500)).await?;
-    let first = wait_event(
-        &live,
-        "leaf1",
-        "a Pending event",
-        Duration::from_secs(2),
-        |e| e.len() == 1,
-    )
-    .await?[0]
-        .name
-        .clone();
+    let first = nth_event(&live, "leaf1", 1).await?;
     live.control.decide(&first, true).await?;
     wait_event(&live, "leaf1", "Remediated", Duration::from_secs(3), |e| {
         e[0].phase == Phase::Remediated
@@ -665,16 +624,7 @@ async fn an_approval_waiting_for_the_rate_limit_survives_a_restart() -> anyhow::
     .await?;
     // The second approval has to wait for the rate limit; the decision is recorded.
     set(&live, "leaf1", MTU1, Value::Uint(1500)).await?;
-    let second = wait_event(
-        &live,
-        "leaf1",
-        "a second event",
-        Duration::from_secs(2),
-        |e| e.len() == 2,
-    )
-    .await?[1]
-        .name
-        .clone();
+    let second = nth_event(&live, "leaf1", 2).await?;
     live.control.decide(&second, true).await?;
     let waiting = wait_event(&live, "leaf1", "RateLimited", Duration::from_secs(2), |e| {
         e[1].reason.as_deref() == Some("RateLimited")

@@ -1,30 +1,6 @@
 //! Plain-text tables and ages, the way `kubectl get` prints them.
 
-use std::fmt::Write;
-
-/// Left-aligned columns separated by three spaces, as kubectl does; trailing blanks trimmed.
-pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([headers[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("   ").trim_end());
-    }
-    out
-}
+pub use fabric_operator::table::render;
 
 /// An age as kubectl prints it: `42s`, `5m`, `3h`, `2d` (the largest unit only).
 pub fn age(from: jiff::Timestamp, now: jiff::Timestamp) -> String {
@@ -72,18 +48,6 @@ impl Paint {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_line_up_under_their_headers() {
-        let out = render(
-            &["NAME", "X"],
-            &[
-                vec!["a".into(), "1".into()],
-                vec!["longer".into(), "".into()],
-            ],
-        );
-        assert_eq!(out, "NAME     X\na        1\nlonger\n");
-    }
 
     #[test]
     fn ages_use_the_largest_unit_like_kubectl() {

@@ -6,7 +6,6 @@
 //! sessions, drift engine and episodes as in a cluster, shown as a live table.
 
 use std::{
-    fmt::Write as _,
     fs,
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -345,18 +344,7 @@ pub fn control_router(control: Arc<LabControl>) -> axum::Router {
 
 /// The live view: one line per device, then the drift events, newest first.
 pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
-    let mut rows = vec![
-        [
-            "DEVICE",
-            "REACHABLE",
-            "SYNC",
-            "DRIFTS",
-            "POLICY",
-            "MODE",
-            "EVENT",
-        ]
-        .map(str::to_owned),
-    ];
+    let mut rows: Vec<[String; 7]> = Vec::new();
     for d in &lab.devices {
         let key = DeviceKey::new(d.namespace().unwrap_or_default(), d.name_any());
         let Some(r) = state.reports.get(&key) else {
@@ -397,7 +385,19 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
             r.active_event.clone().unwrap_or_default(),
         ]);
     }
-    let mut out = table(&rows);
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let mut out = crate::table::render(
+        &[
+            "DEVICE",
+            "REACHABLE",
+            "SYNC",
+            "DRIFTS",
+            "POLICY",
+            "MODE",
+            "EVENT",
+        ],
+        &rows,
+    );
     if !state.events.is_empty() {
         let mut events = vec![
             [
@@ -432,23 +432,20 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
             ]);
         }
         out.push('\n');
-        out.push_str(&table(&events));
-    }
-    out
-}
-
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        let events: Vec<Vec<String>> = events.into_iter().map(Vec::from).collect();
+        out.push_str(&crate::table::render(
+            &[
+                "EVENT",
+                "DEVICE",
+                "PATHS",
+                "MODE",
+                "PHASE",
+                "REASON",
+                "DECIDED",
+                "FIRST PATH",
+            ],
+            &events,
+        ));
     }
     out
 }

@@ -8,3 +8,4 @@ pub mod k8s;
 pub mod lab;
 pub mod metrics;
 pub mod rbac;
+pub mod table;
