@@ -150,6 +150,21 @@ async fn approve_mode_applies_the_plan_only_after_the_approval() -> anyhow::Resu
     assert_eq!(events(&state, "leaf1").len(), 1);
     assert_eq!(state.reports[&key("leaf1")].sync, SyncState::InSync);
     assert!(state.reports[&key("leaf1")].last_remediation.is_some());
+    // The lab's live view shows the decision, under one header.
+    let view = fabric_operator::lab::render_live(&live.lab, &state);
+    assert_eq!(
+        view.lines().filter(|l| l.starts_with("EVENT ")).count(),
+        1,
+        "{view}"
+    );
+    let row = view
+        .lines()
+        .find(|l| l.starts_with(&event.name))
+        .expect("the event's row");
+    assert!(
+        row.contains("Remediated") && row.contains("approve by lab-user"),
+        "{view}"
+    );
     live.stop().await;
     Ok(())
 }

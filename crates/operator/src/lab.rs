@@ -344,11 +344,11 @@ pub fn control_router(control: Arc<LabControl>) -> axum::Router {
 
 /// The live view: one line per device, then the drift events, newest first.
 pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
-    let mut rows: Vec<[String; 7]> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for d in &lab.devices {
         let key = DeviceKey::new(d.namespace().unwrap_or_default(), d.name_any());
         let Some(r) = state.reports.get(&key) else {
-            rows.push([
+            rows.push(vec![
                 d.name_any(),
                 "-".into(),
                 "-".into(),
@@ -375,7 +375,7 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
         } else {
             format!("{sync} (Contested)")
         };
-        rows.push([
+        rows.push(vec![
             d.name_any(),
             reachable,
             sync,
@@ -385,7 +385,6 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
             r.active_event.clone().unwrap_or_default(),
         ]);
     }
-    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     let mut out = crate::table::render(
         &[
             "DEVICE",
@@ -399,21 +398,9 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
         &rows,
     );
     if !state.events.is_empty() {
-        let mut events = vec![
-            [
-                "EVENT",
-                "DEVICE",
-                "PATHS",
-                "MODE",
-                "PHASE",
-                "REASON",
-                "DECIDED",
-                "FIRST PATH",
-            ]
-            .map(str::to_owned),
-        ];
+        let mut events: Vec<Vec<String>> = Vec::new();
         for e in state.events.iter().rev().take(15) {
-            events.push([
+            events.push(vec![
                 e.name.clone(),
                 e.record.device.name.clone(),
                 e.record.drift.len().to_string(),
@@ -432,7 +419,6 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
             ]);
         }
         out.push('\n');
-        let events: Vec<Vec<String>> = events.into_iter().map(Vec::from).collect();
         out.push_str(&crate::table::render(
             &[
                 "EVENT",
