@@ -163,7 +163,7 @@ impl CompactElem {
     fn to_elem(&self) -> PathElem {
         let mut e = PathElem::new(&*self.name);
         for (k, v) in self.keys.iter() {
-            e.keys.insert((&**k).into(), (&**v).into());
+            e.keys.insert(&**k, &**v);
         }
         e
     }
