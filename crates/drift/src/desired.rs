@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use fabric_gnmi::json::{JsonError, flatten_tree};
-use fabric_gnmi::{Path, PathError, Value};
+use fabric_gnmi::{Path, PathElem, PathError, Value};
 
 use crate::intent::{DeviceIntent, Ownership, Platform, RawConfig};
 use crate::mapper::{self, OwnedList};
@@ -106,14 +106,143 @@ pub struct OwnedListSpec {
 }
 
 /// Compiled intent: leaves by path, owned lists, exclusions and scope.
+///
+/// Kept compact, as an operator holds one per device for as long as it watches it: leaf paths
+/// live in a [`PathTable`] (a device's ~2,000 leaf paths share a few hundred distinct elements
+/// and containers), and a leaf is its node, value, kind and flags. [`DesiredLeaf`] is the
+/// materialized form, built on demand.
 #[derive(Debug, Clone)]
 pub struct Desired {
     platform: Platform,
     ownership: Ownership,
-    leaves: Vec<DesiredLeaf>,
+    paths: PathTable,
+    /// Sorted by path.
+    leaves: Vec<Compiled>,
     owned: Vec<OwnedListSpec>,
     scope: Vec<PathPattern>,
     exclusions: Vec<PathPattern>,
+}
+
+/// One compiled leaf, as [`Desired`] stores it.
+#[derive(Debug, Clone)]
+struct Compiled {
+    node: u32,
+    kind: LeafKind,
+    evaluated: bool,
+    value: Value,
+    /// The normalized value, when it differs from `value`.
+    expected: Option<Box<Value>>,
+    default: Option<Box<Value>>,
+    field: Box<str>,
+}
+
+const NO_NODE: u32 = u32::MAX;
+
+/// Paths as a trie of interned elements. A node is (parent, element); a root node stands for an
+/// origin (its "element" indexes `origins`).
+#[derive(Debug, Clone, Default)]
+struct PathTable {
+    origins: Vec<Option<String>>,
+    elems: Vec<PathElem>,
+    /// Element ids sorted by element, for lookups.
+    elems_sorted: Vec<u32>,
+    nodes: Vec<(u32, u32)>,
+    /// (parent, element, node), sorted, for lookups.
+    children: Vec<(u32, u32, u32)>,
+}
+
+impl PathTable {
+    /// Builds the table of `paths` and returns each path's node.
+    fn build<'a>(paths: impl Iterator<Item = &'a Path>) -> (PathTable, Vec<u32>) {
+        use std::collections::HashMap;
+        let mut t = PathTable::default();
+        let mut elem_ids: HashMap<PathElem, u32> = HashMap::new();
+        let mut child_ids: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut out = Vec::new();
+        for path in paths {
+            let origin = match t.origins.iter().position(|o| *o == path.origin) {
+                Some(i) => i,
+                None => {
+                    t.origins.push(path.origin.clone());
+                    t.origins.len() - 1
+                }
+            } as u32;
+            let mut node = *child_ids.entry((NO_NODE, origin)).or_insert_with(|| {
+                t.nodes.push((NO_NODE, origin));
+                (t.nodes.len() - 1) as u32
+            });
+            for e in &path.elems {
+                let id = match elem_ids.get(e) {
+                    Some(id) => *id,
+                    None => {
+                        t.elems.push(e.clone());
+                        let id = (t.elems.len() - 1) as u32;
+                        elem_ids.insert(e.clone(), id);
+                        id
+                    }
+                };
+                node = *child_ids.entry((node, id)).or_insert_with(|| {
+                    t.nodes.push((node, id));
+                    (t.nodes.len() - 1) as u32
+                });
+            }
+            out.push(node);
+        }
+        t.elems_sorted = (0..t.elems.len() as u32).collect();
+        t.elems_sorted
+            .sort_by(|a, b| t.elems[*a as usize].cmp(&t.elems[*b as usize]));
+        t.children = child_ids
+            .into_iter()
+            .filter(|((parent, _), _)| *parent != NO_NODE)
+            .map(|((parent, elem), node)| (parent, elem, node))
+            .collect();
+        t.children.sort_unstable();
+        t.origins.shrink_to_fit();
+        t.elems.shrink_to_fit();
+        t.nodes.shrink_to_fit();
+        (t, out)
+    }
+
+    fn path(&self, mut node: u32) -> Path {
+        let mut depth = 0;
+        let mut n = node;
+        while self.nodes[n as usize].0 != NO_NODE {
+            depth += 1;
+            n = self.nodes[n as usize].0;
+        }
+        let mut elems = vec![PathElem::default(); depth];
+        while self.nodes[node as usize].0 != NO_NODE {
+            let (parent, elem) = self.nodes[node as usize];
+            depth -= 1;
+            elems[depth] = self.elems[elem as usize].clone();
+            node = parent;
+        }
+        Path {
+            origin: self.origins[self.nodes[node as usize].1 as usize].clone(),
+            elems,
+        }
+    }
+
+    fn find(&self, path: &Path) -> Option<u32> {
+        let origin = self.origins.iter().position(|o| *o == path.origin)? as u32;
+        let mut node = self
+            .nodes
+            .iter()
+            .position(|&(p, e)| p == NO_NODE && e == origin)? as u32;
+        for e in &path.elems {
+            let at = self
+                .elems_sorted
+                .binary_search_by(|id| self.elems[*id as usize].cmp(e))
+                .ok()?;
+            let id = self.elems_sorted[at];
+            let i = self
+                .children
+                .binary_search_by(|&(p, el, _)| (p, el).cmp(&(node, id)))
+                .ok()?;
+            node = self.children[i].2;
+        }
+        Some(node)
+    }
 }
 
 impl Desired {
@@ -224,10 +353,20 @@ impl Desired {
             }
         }
 
-        let mut leaves: Vec<DesiredLeaf> = by_path.into_values().collect();
-        for l in &mut leaves {
-            l.evaluated = in_scope(&scope, &l.path) && !excluded(&exclusions, &l.path);
-        }
+        let (paths, nodes) = PathTable::build(by_path.keys());
+        let leaves = by_path
+            .into_values()
+            .zip(nodes)
+            .map(|(l, node)| Compiled {
+                node,
+                kind: l.kind,
+                evaluated: in_scope(&scope, &l.path) && !excluded(&exclusions, &l.path),
+                expected: (l.expected != l.value).then(|| Box::new(l.expected)),
+                value: l.value,
+                default: l.default.map(Box::new),
+                field: l.field.into_boxed_str(),
+            })
+            .collect();
         let owned = mapping
             .owned
             .into_iter()
@@ -236,11 +375,76 @@ impl Desired {
         Ok(Desired {
             platform,
             ownership,
+            paths,
             leaves,
             owned,
             scope,
             exclusions,
         })
+    }
+
+    /// How many leaves the intent sets.
+    pub fn len(&self) -> usize {
+        self.leaves.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+
+    /// The path of leaf `i` (in path order).
+    pub fn path_of(&self, i: usize) -> Path {
+        self.paths.path(self.leaves[i].node)
+    }
+
+    /// The value of leaf `i` as a Set would carry it.
+    pub fn value_of(&self, i: usize) -> &Value {
+        &self.leaves[i].value
+    }
+
+    /// The normalized expected value of leaf `i`, as drift reports show it.
+    pub fn expected_of(&self, i: usize) -> &Value {
+        let l = &self.leaves[i];
+        l.expected.as_deref().unwrap_or(&l.value)
+    }
+
+    pub fn kind_of(&self, i: usize) -> LeafKind {
+        self.leaves[i].kind
+    }
+
+    /// Is leaf `i` in scope and not excluded?
+    pub fn is_evaluated(&self, i: usize) -> bool {
+        self.leaves[i].evaluated
+    }
+
+    /// Is an absent leaf `i` as good as intended (the device omits leaves holding their default)?
+    pub fn absent_ok(&self, i: usize) -> bool {
+        let l = &self.leaves[i];
+        l.default
+            .as_deref()
+            .is_some_and(|d| equal(l.kind, l.expected.as_deref().unwrap_or(&l.value), d))
+    }
+
+    /// The index of the leaf at `path`, if the intent sets it.
+    pub fn index_of(&self, path: &Path) -> Option<usize> {
+        let node = self.paths.find(path)?;
+        // The table numbers nodes as it first meets them, walking the sorted paths: leaf nodes
+        // increase with the leaf index.
+        self.leaves.binary_search_by(|l| l.node.cmp(&node)).ok()
+    }
+
+    /// Leaf `i`, materialized.
+    pub fn leaf_at(&self, i: usize) -> DesiredLeaf {
+        let l = &self.leaves[i];
+        DesiredLeaf {
+            path: self.path_of(i),
+            value: l.value.clone(),
+            kind: l.kind,
+            default: l.default.as_deref().cloned(),
+            field: l.field.to_string(),
+            evaluated: l.evaluated,
+            expected: self.expected_of(i).clone(),
+        }
     }
 
     pub fn platform(&self) -> Platform {
@@ -252,22 +456,21 @@ impl Desired {
     }
 
     /// What the device should hold, sorted by path (every leaf, evaluated or not: the simulator
-    /// builds a lab's initial state from this).
-    pub fn leaves(&self) -> impl Iterator<Item = (&Path, &Value)> {
-        self.leaves.iter().map(|l| (&l.path, &l.value))
+    /// builds a lab's initial state from this). Paths are rebuilt as they are iterated.
+    pub fn leaves(&self) -> impl Iterator<Item = (Path, &Value)> {
+        self.leaves
+            .iter()
+            .map(|l| (self.paths.path(l.node), &l.value))
     }
 
-    /// The leaves with their kind, default, origin field and evaluation flag.
-    pub fn desired_leaves(&self) -> &[DesiredLeaf] {
-        &self.leaves
+    /// The leaves with their kind, default, origin field and evaluation flag, materialized.
+    pub fn desired_leaves(&self) -> Vec<DesiredLeaf> {
+        (0..self.leaves.len()).map(|i| self.leaf_at(i)).collect()
     }
 
     /// The leaf at `path`, if the intent sets it.
-    pub fn leaf(&self, path: &Path) -> Option<&DesiredLeaf> {
-        self.leaves
-            .binary_search_by(|l| l.path.cmp(path))
-            .ok()
-            .map(|i| &self.leaves[i])
+    pub fn leaf(&self, path: &Path) -> Option<DesiredLeaf> {
+        self.index_of(path).map(|i| self.leaf_at(i))
     }
 
     /// The lists whose unnamed entries are drift in `strict` mode.
@@ -318,11 +521,9 @@ impl Desired {
             })
             .map(|(i, w)| (w.clone(), wild_patterns[i].clone()))
             .collect();
-        let mut concrete: Vec<Path> = self
-            .leaves
-            .iter()
-            .filter(|l| l.evaluated)
-            .map(|l| subscription_root_of(&l.path))
+        let mut concrete: Vec<Path> = (0..self.leaves.len())
+            .filter(|i| self.leaves[*i].evaluated)
+            .map(|i| subscription_root_of(&self.path_of(i)))
             .collect();
         concrete.sort();
         concrete.dedup();

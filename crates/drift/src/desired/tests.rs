@@ -56,7 +56,7 @@ fn leaf1() -> (DeviceIntent, Vec<RawConfig>) {
 
 fn value_at<'a>(d: &'a Desired, path: &str) -> Option<&'a Value> {
     let path = p(path);
-    d.leaves().find(|(lp, _)| **lp == path).map(|(_, v)| v)
+    d.leaves().find(|(lp, _)| *lp == path).map(|(_, v)| v)
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn leaf1_has_the_expected_eos_paths() {
         assert_eq!(value_at(&d, &path), Some(&value), "{path}");
     }
     // Paths are unique and sorted.
-    let paths: Vec<&Path> = d.leaves().map(|(p, _)| p).collect();
+    let paths: Vec<Path> = d.leaves().map(|(p, _)| p).collect();
     assert!(paths.windows(2).all(|w| w[0] < w[1]));
     // Nothing the intent leaves out is invented: Ethernet1 has no switchport.
     assert!(
@@ -165,7 +165,7 @@ fn subscription_roots_are_config_containers_without_overlap() {
     // Every evaluated leaf is under a root.
     for (leaf, _) in d.leaves() {
         assert!(
-            roots.iter().any(|r| r.is_prefix_of(leaf)),
+            roots.iter().any(|r| r.is_prefix_of(&leaf)),
             "{leaf} not subscribed"
         );
     }
@@ -210,7 +210,7 @@ fn raw_config_joins_and_contradictions_name_both() {
     // The raw mtu agrees with the typed one: the typed leaf stays.
     let mtu = d.leaf(&p("/interfaces/interface[name=Ethernet1]/config/mtu"));
     assert_eq!(
-        mtu.map(|l| l.field.as_str()),
+        mtu.as_ref().map(|l| l.field.as_str()),
         Some("interfaces[Ethernet1].mtu")
     );
 
