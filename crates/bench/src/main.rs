@@ -259,6 +259,7 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
         .map(|(i, a)| device_config(i, a))
         .collect();
     let cpu0 = proc::process_cpu();
+    let sim_cpu0 = sim.cpu();
     let started = Instant::now();
     runtime.block_on(async {
         for c in configs {
@@ -283,6 +284,9 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
     }
     s.int("synced_devices", synced as u64);
     s.num("sync_cpu_seconds", proc::process_cpu() - cpu0, " s", 2);
+    if let (Some(a), Some(b)) = (sim_cpu0, sim.cpu()) {
+        s.num("sync_sim_cpu_seconds", b - a, " s (the simulator's)", 2);
+    }
     // Let the allocator and the sessions settle after the initial syncs.
     std::thread::sleep(Duration::from_secs(1));
     let (rss, _) = proc::rss();
@@ -365,12 +369,14 @@ fn scale(
     let n0 = Stats::get(&stats.notifications);
     let reconnects0 = Stats::get(&stats.reconnects);
     let cpu0 = proc::process_cpu();
+    let sim_cpu0 = sim.cpu();
     let t0 = Instant::now();
     sim.set_churn(churn, pattern)?;
     std::thread::sleep(Duration::from_secs(seconds));
     let handled = Stats::get(&stats.notifications) - n0;
     let cpu = proc::process_cpu() - cpu0;
     let wall = t0.elapsed().as_secs_f64();
+    let sim_cpu = sim.cpu().zip(sim_cpu0).map(|(b, a)| b - a);
     sim.set_churn(0.0, pattern)?;
     let (rss, _) = proc::rss();
     s.num("churn_rate", churn, " changes/s", 0);
@@ -386,6 +392,14 @@ fn scale(
         "",
         0,
     );
+    if let Some(c) = sim_cpu {
+        s.num(
+            "sim_cpu_percent",
+            100.0 * c / wall,
+            " % (the simulator's)",
+            1,
+        );
+    }
     s.int(
         "sessions_dropped",
         Stats::get(&stats.reconnects) - reconnects0,

@@ -145,6 +145,14 @@ impl SimProcess {
         }
     }
 
+    /// CPU seconds the child simulator has used (None in-process: it is in ours).
+    pub fn cpu(&self) -> Option<f64> {
+        match self {
+            SimProcess::Child { child, .. } => Some(crate::proc::pid_cpu(child.id())),
+            SimProcess::InProcess { .. } => None,
+        }
+    }
+
     pub fn stop(mut self) {
         match &mut self {
             SimProcess::Child { child, .. } => {

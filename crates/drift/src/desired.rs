@@ -11,7 +11,7 @@ use fabric_gnmi::json::{JsonError, flatten_tree};
 use fabric_gnmi::{Path, PathElem, PathError, Value};
 
 use crate::intent::{DeviceIntent, Ownership, Platform, RawConfig};
-use crate::mapper::{self, OwnedList};
+use crate::mapper::{self, EntryFilter, OwnedList};
 use crate::normalize::{LeafKind, canonical_path, equal, normalize};
 use crate::pattern::{PathPattern, PatternError};
 
@@ -498,11 +498,13 @@ impl Desired {
     /// mode the wildcard watch path of every owned list; roots covered by another are dropped.
     pub fn subscription_roots(&self) -> Vec<Path> {
         let mut wild: Vec<Path> = Vec::new();
+        let mut owned_lists: Vec<&OwnedListSpec> = Vec::new();
         if self.ownership == Ownership::Strict {
             for o in &self.owned {
                 if self.in_scope(&o.list.container) || self.scope.iter().any(|s| s.covers(&o.watch))
                 {
                     wild.push(o.watch.clone());
+                    owned_lists.push(o);
                 }
             }
         }
@@ -521,9 +523,35 @@ impl Desired {
             })
             .map(|(i, w)| (w.clone(), wild_patterns[i].clone()))
             .collect();
+        // Strict mode owns every entry of an owned list: a root inside one entry is watched in
+        // every entry (`interface[name=*]/ethernet/switched-vlan/config`), so a device costs a
+        // root per container shape rather than one per entry (64 ports, one root).
         let mut concrete: Vec<Path> = (0..self.leaves.len())
             .filter(|i| self.leaves[*i].evaluated)
-            .map(|i| subscription_root_of(&self.path_of(i)))
+            .map(|i| {
+                let exact = subscription_root_of(&self.path_of(i));
+                let mut root = exact.clone();
+                for o in &owned_lists {
+                    let at = o.list.container.elems.len();
+                    let Some(entry) = exact.elems.get(at) else {
+                        continue;
+                    };
+                    // The entry a list always has and does not own (the default network
+                    // instance) stays concrete: its subtrees are other lists' business.
+                    let unowned = matches!(o.list.filter, EntryFilter::Except { .. })
+                        && !o.list.filter.applies(entry);
+                    if o.list.container.is_prefix_of(&exact)
+                        && entry.local_name() == o.list.list
+                        && !unowned
+                    {
+                        root.elems[at]
+                            .keys
+                            .values_mut()
+                            .for_each(|v| *v = "*".into());
+                    }
+                }
+                root
+            })
             .collect();
         concrete.sort();
         concrete.dedup();

@@ -358,3 +358,63 @@ fn leaves_round_trip_through_json_ietf_with_the_key_table() {
         }
     }
 }
+
+#[test]
+fn strict_roots_watch_every_entry_of_an_owned_list_once() {
+    let intent: DeviceIntent = serde_yaml::from_str(
+        "
+interfaces:
+  - {name: Ethernet1, switchport: {mode: access, accessVlan: 10}}
+  - {name: Ethernet2, switchport: {mode: access, accessVlan: 10}}
+vlans: [{id: 10, name: ten}, {id: 20, name: twenty}]
+bgp:
+  asn: 65001
+  routerId: 10.0.0.1
+  neighbors:
+    - {address: 10.1.0.0, peerAs: 65000, addressFamilies: [ipv4-unicast]}
+    - {address: 10.1.0.2, peerAs: 65000, addressFamilies: [ipv4-unicast]}
+",
+    )
+    .unwrap();
+    let d = Desired::compile(
+        Platform::Openconfig,
+        &intent,
+        &[],
+        Ownership::Strict,
+        &[],
+        &[],
+    )
+    .unwrap();
+    let roots: Vec<String> = d
+        .subscription_roots()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    // One root for both ports' switched-vlan, one for both neighbors' address family.
+    assert!(
+        roots.contains(&"/interfaces/interface[name=*]/ethernet/switched-vlan/config".to_string()),
+        "{roots:#?}"
+    );
+    let bgp = "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+    assert!(
+        roots.contains(&format!(
+            "{bgp}/neighbors/neighbor[neighbor-address=*]/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/config"
+        )),
+        "{roots:#?}"
+    );
+    // The default network instance is not owned: it stays concrete.
+    assert!(
+        !roots
+            .iter()
+            .any(|r| r.contains("network-instance[name=*]/protocols")),
+        "{roots:#?}"
+    );
+    assert!(roots.len() <= 12, "{roots:#?}");
+    // Every evaluated leaf is still under a root.
+    for (leaf, _) in d.leaves() {
+        assert!(
+            d.subscription_roots().iter().any(|r| r.covers(&leaf)),
+            "{leaf}"
+        );
+    }
+}
