@@ -75,8 +75,6 @@ pub struct DesiredLeaf {
     pub kind: LeafKind,
     /// The value the device holds when it omits the leaf; absent + expected == default is no drift.
     pub default: Option<Value>,
-    /// Where the leaf comes from: an intent field (`interfaces[Ethernet1].mtu`) or `config[2]`.
-    pub field: String,
     /// In scope and not excluded: compared, reported and repaired.
     pub evaluated: bool,
     /// `value` normalized for comparison.
@@ -133,7 +131,17 @@ struct Compiled {
     /// The normalized value, when it differs from `value`.
     expected: Option<Box<Value>>,
     default: Option<Box<Value>>,
-    field: Box<str>,
+}
+
+/// A leaf while the intent compiles: where it comes from names it in errors (not kept after).
+struct Pending {
+    path: Path,
+    value: Value,
+    kind: LeafKind,
+    default: Option<Value>,
+    /// The intent field (`interfaces[Ethernet1].mtu`) or `config[2]`.
+    field: String,
+    expected: Value,
 }
 
 const NO_NODE: u32 = u32::MAX;
@@ -270,7 +278,7 @@ impl Desired {
         let exclusions = parse_all(exclusions, "exclusions")?;
 
         let mapping = mapper::map(platform, intent)?;
-        let mut by_path: BTreeMap<Path, DesiredLeaf> = BTreeMap::new();
+        let mut by_path: BTreeMap<Path, Pending> = BTreeMap::new();
         for m in mapping.leaves {
             let expected = normalize(m.kind, &m.value);
             if let Some(prev) = by_path.get(&m.path) {
@@ -287,13 +295,12 @@ impl Desired {
             }
             by_path.insert(
                 m.path.clone(),
-                DesiredLeaf {
+                Pending {
                     path: m.path,
                     value: m.value,
                     kind: m.kind,
                     default: m.default,
                     field: m.field,
-                    evaluated: true,
                     expected,
                 },
             );
@@ -340,13 +347,12 @@ impl Desired {
                 let expected = normalize(LeafKind::Auto, &leaf.value);
                 by_path.insert(
                     path.clone(),
-                    DesiredLeaf {
+                    Pending {
                         path,
                         value: leaf.value,
                         kind: LeafKind::Auto,
                         default: None,
                         field: format!("config[{index}]"),
-                        evaluated: true,
                         expected,
                     },
                 );
@@ -364,7 +370,6 @@ impl Desired {
                 expected: (l.expected != l.value).then(|| Box::new(l.expected)),
                 value: l.value,
                 default: l.default.map(Box::new),
-                field: l.field.into_boxed_str(),
             })
             .collect();
         let owned = mapping
@@ -441,7 +446,6 @@ impl Desired {
             value: l.value.clone(),
             kind: l.kind,
             default: l.default.as_deref().cloned(),
-            field: l.field.to_string(),
             evaluated: l.evaluated,
             expected: self.expected_of(i).clone(),
         }
@@ -463,7 +467,7 @@ impl Desired {
             .map(|l| (self.paths.path(l.node), &l.value))
     }
 
-    /// The leaves with their kind, default, origin field and evaluation flag, materialized.
+    /// The leaves with their kind, default and evaluation flag, materialized.
     pub fn desired_leaves(&self) -> Vec<DesiredLeaf> {
         (0..self.leaves.len()).map(|i| self.leaf_at(i)).collect()
     }
