@@ -231,6 +231,23 @@ impl PathTable {
         }
     }
 
+    /// The subscription root of a leaf's node: its innermost `config` container (the leaf
+    /// itself if it is named `config`), else its parent.
+    fn root_of(&self, leaf: u32) -> u32 {
+        let mut n = leaf;
+        while self.nodes[n as usize].0 != NO_NODE {
+            let (parent, elem) = self.nodes[n as usize];
+            if self.elems[elem as usize].name == "config" {
+                return n;
+            }
+            n = parent;
+        }
+        match self.nodes[leaf as usize].0 {
+            NO_NODE => leaf,
+            parent => parent,
+        }
+    }
+
     fn find(&self, path: &Path) -> Option<u32> {
         let origin = self.origins.iter().position(|o| *o == path.origin)? as u32;
         let mut node = self
@@ -530,10 +547,19 @@ impl Desired {
         // Strict mode owns every entry of an owned list: a root inside one entry is watched in
         // every entry (`interface[name=*]/ethernet/switched-vlan/config`), so a device costs a
         // root per container shape rather than one per entry (64 ports, one root).
-        let mut concrete: Vec<Path> = (0..self.leaves.len())
-            .filter(|i| self.leaves[*i].evaluated)
-            .map(|i| {
-                let exact = subscription_root_of(&self.path_of(i));
+        // Distinct root nodes first (a few hundred for thousands of leaves), paths after.
+        let mut nodes: Vec<u32> = self
+            .leaves
+            .iter()
+            .filter(|l| l.evaluated)
+            .map(|l| self.paths.root_of(l.node))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut concrete: Vec<Path> = nodes
+            .into_iter()
+            .map(|node| {
+                let exact = self.paths.path(node);
                 let mut root = exact.clone();
                 for o in &owned_lists {
                     let at = o.list.container.elems.len();
@@ -578,17 +604,6 @@ impl Desired {
 /// The pattern `p/...`: `p` and everything below it.
 fn subtree_pattern(p: &Path) -> Path {
     p.clone().push_name("...")
-}
-
-/// The innermost `config` container holding a leaf, else its parent.
-fn subscription_root_of(leaf: &Path) -> Path {
-    match leaf.elems.iter().rposition(|e| e.name == "config") {
-        Some(i) => Path {
-            origin: leaf.origin.clone(),
-            elems: leaf.elems[..=i].to_vec(),
-        },
-        None => leaf.parent(),
-    }
 }
 
 fn in_scope(scope: &[PathPattern], path: &Path) -> bool {
