@@ -73,7 +73,7 @@ pub fn latency(
     rate: f64,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    if !(rate > 0.0 && rate.is_finite()) {
+    if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
         anyhow::bail!("--rate must be a positive number of changes per second");
     }
     let addresses = addresses.to_vec();

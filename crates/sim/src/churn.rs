@@ -78,7 +78,7 @@ fn candidates(device: &DeviceHandle, pattern: &Path) -> Candidates {
 }
 
 async fn run(devices: Vec<DeviceHandle>, rate: f64, pattern: Path, changes: Arc<AtomicU64>) {
-    if devices.is_empty() || !(rate > 0.0) {
+    if devices.is_empty() || rate.is_nan() || rate <= 0.0 {
         return;
     }
     let mut cache: Vec<Option<Candidates>> = vec![None; devices.len()];
