@@ -136,7 +136,7 @@ async fn restarting_the_engine_does_not_duplicate_the_event() -> anyhow::Result<
             s.events_of(&key("spine1")).count() == 1
         })
         .await?;
-    live.engine.shutdown().await;
+    live.control.engine.shutdown().await;
 
     // A new engine (an operator restart) over the same recorded state.
     let engine = Engine::new(live.port.clone(), fast_options());
@@ -251,7 +251,7 @@ async fn a_wrong_password_is_reported_as_unauthenticated() -> anyhow::Result<()>
     if let Some(credentials) = &mut config.target.credentials {
         credentials.password = "wrong".into();
     }
-    live.engine.apply(config).await;
+    live.control.engine.apply(config).await;
     let state = live
         .port
         .wait_for("leaf1 unauthenticated", Duration::from_secs(3), |s| {

@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use fabric_engine::{DeviceKey, EngineOptions};
+use fabric_engine::{DeviceConfig, DeviceKey, EngineOptions};
 use fabric_gnmi::{
     Path, Value,
     client::{Client, ClientConfig},
@@ -28,6 +28,13 @@ pub fn fast_options() -> EngineOptions {
         reconnect_initial: Duration::from_millis(100),
         reconnect_max: Duration::from_millis(500),
         sample_interval: Duration::from_millis(300),
+        confirm_timeout: Duration::from_secs(3),
+        max_concurrent_remediations: 4,
+        webhook_delivery: fabric_engine::notify::DeliveryOptions {
+            attempts: 3,
+            backoff: Duration::from_millis(50),
+            timeout: Duration::from_secs(2),
+        },
     }
 }
 
@@ -37,9 +44,14 @@ pub fn key(name: &str) -> DeviceKey {
 
 /// The lab fabric served on ephemeral ports and watched by an engine; every device synced.
 pub async fn start_lab() -> anyhow::Result<LiveLab> {
+    start_lab_with(|_| {}).await
+}
+
+/// [`start_lab`], with each device's config passed through `edit` first.
+pub async fn start_lab_with(edit: impl Fn(&mut DeviceConfig)) -> anyhow::Result<LiveLab> {
     let lab = Lab::from_dir(&examples().join("manifests"))?;
     let topology = Topology::load(&examples().join("topology.yaml"))?.with_ephemeral_ports();
-    let live = LiveLab::start(lab, topology, fast_options()).await?;
+    let live = LiveLab::start_with(lab, topology, fast_options(), edit).await?;
     live.wait_synced(Duration::from_secs(30)).await?;
     Ok(live)
 }
@@ -63,4 +75,58 @@ pub async fn set(
     };
     client.set(&request).await?;
     Ok(())
+}
+
+/// The repository's root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every document of a YAML stream as JSON values, empty documents skipped (as kubectl does).
+pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).expect("the YAML parses"))
+        .filter(|v: &serde_json::Value| !v.is_null())
+        .collect()
+}
+
+/// Runs `scripts/<script>` with the Python of the test venv (built by scripts/python-deps.sh),
+/// feeding `stdin`; what it prints, as JSON.
+pub fn python_script(script: &str, args: &[&std::ffi::OsStr], stdin: &[u8]) -> serde_json::Value {
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
+    let python = repo_root().join(".venv-interop/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/python-deps.sh",
+        python.display()
+    );
+    let mut child = Command::new(python)
+        .arg(repo_root().join("scripts").join(script))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(stdin)
+        .expect("the script reads its input");
+    let out = child.wait_with_output().expect("the script ends");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }

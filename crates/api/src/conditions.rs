@@ -17,6 +17,8 @@ pub mod types {
     pub const REMEDIATING: &str = "Remediating";
     /// The flap guard stopped auto-remediation: something else keeps changing these paths.
     pub const CONTESTED: &str = "Contested";
+    /// A NetBoxSource: every device its filters select was written from the last sync.
+    pub const SYNCED: &str = "Synced";
 }
 
 /// Condition reasons (CamelCase, as the API conventions ask). Why a device is unreachable comes
@@ -35,6 +37,13 @@ pub mod reasons {
     pub const IDLE: &str = "Idle";
     pub const FLAPPING: &str = "Flapping";
     pub const NOT_CONTESTED: &str = "NotContested";
+    // NetBoxSource: why a sync failed or was incomplete.
+    pub const UNAUTHORIZED: &str = "Unauthorized";
+    pub const INVALID_URL: &str = "InvalidURL";
+    pub const SERVER_ERROR: &str = "ServerError";
+    pub const REJECTED: &str = "Rejected";
+    pub const INVALID_RESPONSE: &str = "InvalidResponse";
+    pub const INVALID_DATA: &str = "InvalidData";
 }
 
 /// `status` of a condition.

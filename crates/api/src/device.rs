@@ -160,6 +160,11 @@ pub struct FabricDeviceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_remediation_time: Option<Time>,
 
+    /// The last value of the fabric.netops.dev/remediate annotation that was acted on; a new
+    /// value is a new request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled_remediate_request: Option<String>,
+
     /// Paths the flap guard found contested (remediated too often); auto-remediation of the
     /// device is paused while this is not empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -177,6 +177,20 @@ pub struct DriftEventStatus {
     pub superseded_by: Option<String>,
 }
 
+impl DriftEvent {
+    /// The event's phase. A new event has none written (one API write per episode: the create);
+    /// it is then in its mode's first phase, Alerted for alert and Pending otherwise.
+    pub fn phase(&self) -> Phase {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .unwrap_or(match self.spec.mode {
+                Mode::Alert => Phase::Alerted,
+                Mode::Approve | Mode::Auto => Phase::Pending,
+            })
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum Phase {
     /// Waiting for an approval (approve mode), dampening, or a maintenance window.

@@ -12,6 +12,7 @@ pub mod event;
 pub mod manifest;
 pub mod netbox;
 pub mod policy;
+pub mod reference;
 pub mod selection;
 pub mod validation;
 

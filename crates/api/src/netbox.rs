@@ -11,6 +11,7 @@ use crate::device::SecretRef;
 /// A NetBox instance whose devices become FabricDevices (field manager `netbox-sync`).
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
+    derive = "Default",
     group = "fabric.netops.dev",
     version = "v1alpha1",
     kind = "NetBoxSource",
@@ -76,6 +77,28 @@ pub struct NetBoxSourceSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// The defaults the API server fills in; `url` and `tokenSecretRef` are empty (required).
+impl Default for NetBoxSourceSpec {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            token_secret_ref: SecretKeyRef {
+                name: String::new(),
+                key: String::new(),
+            },
+            interval: default_interval(),
+            filters: Filters::default(),
+            webhook_secret_ref: None,
+            target_namespace: None,
+            gnmi_port: default_gnmi_port(),
+            credentials_secret_ref: None,
+            platform: Platform::default(),
+            label_prefix: default_label_prefix(),
+            deletion_policy: DeletionPolicy::default(),
+        }
+    }
+}
+
 fn default_interval() -> Duration {
     Duration::from_secs(300)
 }
@@ -137,4 +160,18 @@ pub struct NetBoxSourceStatus {
     /// What failed in the last sync (at most 20 entries), naming the NetBox object.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_is_what_serde_fills_in() {
+        let parsed: NetBoxSourceSpec = serde_json::from_value(serde_json::json!({
+            "url": "", "tokenSecretRef": {"name": "", "key": ""}
+        }))
+        .unwrap();
+        assert_eq!(parsed, NetBoxSourceSpec::default());
+    }
 }

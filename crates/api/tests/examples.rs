@@ -282,3 +282,31 @@ fn devices_reach_distinct_lab_ports_with_the_lab_credentials() {
     let data = secret.string_data.as_ref().unwrap();
     assert!(data.contains_key("username") && data.contains_key("password"));
 }
+
+#[test]
+fn the_netbox_source_example_is_valid_and_names_its_secrets() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/netbox/netboxsource.yaml");
+    let text = fs::read_to_string(&file).unwrap();
+    let parsed = manifest::parse(&file.display().to_string(), &text, &Validator::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let originals =
+        serde_yaml::Deserializer::from_str(&text).map(|d| Value::deserialize(d).unwrap());
+    let mut secrets = BTreeSet::new();
+    let mut sources = vec![];
+    for (object, original) in parsed.into_iter().zip(originals) {
+        match object {
+            Manifest::Secret(s) => {
+                secrets.insert(s.name_any());
+            }
+            Manifest::NetBoxSource(s) => sources.push(round_trip(*s, &original)),
+            other => panic!("unexpected object in {}: {other:?}", file.display()),
+        }
+    }
+    assert_eq!(sources.len(), 1);
+    let spec = &sources[0].spec;
+    assert!(secrets.contains(&spec.token_secret_ref.name));
+    assert!(secrets.contains(&spec.webhook_secret_ref.as_ref().unwrap().name));
+    assert_eq!(spec.interval.as_std(), std::time::Duration::from_secs(300));
+    assert_eq!(spec.filters.site, ["dc1"]);
+}

@@ -28,6 +28,10 @@ impl Duration {
         Duration(time::Duration::from_secs(secs))
     }
 
+    pub fn from_millis(millis: u64) -> Self {
+        Duration(time::Duration::from_millis(millis))
+    }
+
     pub fn as_std(self) -> time::Duration {
         self.0
     }

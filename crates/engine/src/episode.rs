@@ -6,10 +6,15 @@
 //! - One event per distinct fingerprint: when the drift set changes while an event is open, that
 //!   event is superseded and a new one opens at once (the drift itself has already lasted).
 //! - When the drift goes away, the open event is resolved.
-//! - After a restart the open events found through the port are adopted, so the same drift is
-//!   not reported twice.
+//! - An event settled while its drift is still there (Rejected, Failed, or Remediated an instant
+//!   before the device confirms) stays the device's event: the same fingerprint is not proposed
+//!   again until the drift changes.
+//! - After a restart the events found through the port are adopted, so the same drift is not
+//!   reported twice and a decision in flight is carried out.
 
 use std::time::{Duration, Instant};
+
+use crate::port::{Decision, KnownEvent, Phase};
 
 /// What the session must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +27,14 @@ pub enum Action {
     Resolve { event: String },
 }
 
+/// The event standing for the current drift.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Reported {
-    fingerprint: String,
+pub struct Reported {
+    pub fingerprint: String,
     /// None until the port has created the event.
-    event: Option<String>,
+    pub event: Option<String>,
+    pub phase: Phase,
+    pub decision: Option<Decision>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,17 +45,19 @@ pub struct Episodes {
     /// When the current stretch of drift began.
     drifting_since: Option<Instant>,
     reported: Option<Reported>,
-    /// Open events of earlier runs not yet matched against the first full diff.
-    adopted: Vec<(String, String)>,
+    /// Events of earlier runs not yet matched against the first full diff.
+    adopted: Vec<KnownEvent>,
     /// After the port failed to create an event, when to try again.
     retry_at: Option<Instant>,
+    /// The phase a new event starts in (Alerted in alert mode, Pending otherwise).
+    initial: Phase,
 }
 
 /// How long to wait before asking the port again after it failed to create an event.
 const OPEN_RETRY: Duration = Duration::from_secs(1);
 
 impl Episodes {
-    pub fn new(dampening: Duration) -> Self {
+    pub fn new(dampening: Duration, initial: Phase) -> Self {
         Episodes {
             dampening,
             current: None,
@@ -55,43 +65,46 @@ impl Episodes {
             reported: None,
             adopted: Vec::new(),
             retry_at: None,
+            initial,
         }
     }
 
-    pub fn set_dampening(&mut self, dampening: Duration) {
+    pub fn configure(&mut self, dampening: Duration, initial: Phase) {
         self.dampening = dampening;
+        self.initial = initial;
     }
 
-    /// Open events (name, fingerprint) that a previous run left; settled by the next `observe`.
-    pub fn adopt(&mut self, open_events: Vec<(String, String)>) {
-        self.adopted = open_events;
+    /// Events that a previous run left; settled by the next `observe`.
+    pub fn adopt(&mut self, known: Vec<KnownEvent>) {
+        self.adopted = known;
     }
 
     /// The drift is now `fingerprint` (None: no drift).
     pub fn observe(&mut self, now: Instant, fingerprint: Option<&str>) -> Vec<Action> {
         let mut actions = Vec::new();
         // Events adopted from an earlier run: keep the one that still describes the drift.
-        for (event, fp) in std::mem::take(&mut self.adopted) {
-            if Some(fp.as_str()) == fingerprint && self.reported.is_none() {
+        for known in std::mem::take(&mut self.adopted) {
+            if Some(known.fingerprint.as_str()) == fingerprint && self.reported.is_none() {
                 self.reported = Some(Reported {
-                    fingerprint: fp,
-                    event: Some(event),
+                    fingerprint: known.fingerprint,
+                    event: Some(known.name),
+                    phase: known.phase,
+                    decision: known.decision,
                 });
                 self.drifting_since = Some(now);
+            } else if known.phase.is_final() {
+                // A rejected or failed drift that is gone or changed: nothing to settle.
             } else if fingerprint.is_some() {
-                actions.push(Action::Supersede { event });
+                actions.push(Action::Supersede { event: known.name });
             } else {
-                actions.push(Action::Resolve { event });
+                actions.push(Action::Resolve { event: known.name });
             }
         }
         self.current = fingerprint.map(str::to_owned);
         match fingerprint {
             None => {
                 self.drifting_since = None;
-                if let Some(Reported {
-                    event: Some(event), ..
-                }) = self.reported.take()
-                {
+                if let Some(event) = self.reported.take().and_then(Reported::open_event) {
                     actions.push(Action::Resolve { event });
                 }
             }
@@ -100,10 +113,7 @@ impl Episodes {
                 match &self.reported {
                     Some(r) if r.fingerprint == fp => {}
                     Some(_) => {
-                        if let Some(Reported {
-                            event: Some(event), ..
-                        }) = self.reported.take()
-                        {
+                        if let Some(event) = self.reported.take().and_then(Reported::open_event) {
                             actions.push(Action::Supersede { event });
                         }
                         actions.extend(self.open(fp));
@@ -134,11 +144,24 @@ impl Episodes {
         }
     }
 
+    /// Reports the current drift now, dampening or not, or again after its event was settled
+    /// (a manual trigger needs an event to record it). None when there is no drift, or its open
+    /// event is already there or being created.
+    pub fn report_now(&mut self) -> Option<Action> {
+        let fp = self.current.clone()?;
+        match &self.reported {
+            Some(r) if !r.phase.is_final() => None,
+            _ => self.open(&fp),
+        }
+    }
+
     fn open(&mut self, fingerprint: &str) -> Option<Action> {
         self.retry_at = None;
         self.reported = Some(Reported {
             fingerprint: fingerprint.to_owned(),
             event: None,
+            phase: self.initial,
+            decision: None,
         });
         Some(Action::Open {
             fingerprint: fingerprint.to_owned(),
@@ -167,6 +190,18 @@ impl Episodes {
         }
     }
 
+    /// The active event moved to `phase` (with the decision that moved it, if any).
+    pub fn set_phase(&mut self, event: &str, phase: Phase, decision: Option<Decision>) {
+        if let Some(r) = &mut self.reported
+            && r.event.as_deref() == Some(event)
+        {
+            r.phase = phase;
+            if decision.is_some() {
+                r.decision = decision;
+            }
+        }
+    }
+
     /// When `tick` may next have something to do.
     pub fn deadline(&self) -> Option<Instant> {
         match (&self.current, &self.reported, self.drifting_since) {
@@ -182,9 +217,26 @@ impl Episodes {
         self.reported.is_some()
     }
 
-    /// The open event's name, once created.
+    /// The event standing for the current drift, once created.
+    pub fn active(&self) -> Option<&Reported> {
+        self.reported.as_ref().filter(|r| r.event.is_some())
+    }
+
+    /// The active event's name.
     pub fn active_event(&self) -> Option<&str> {
-        self.reported.as_ref().and_then(|r| r.event.as_deref())
+        self.active().and_then(|r| r.event.as_deref())
+    }
+
+    /// The current drift's fingerprint, reported or not.
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+}
+
+impl Reported {
+    /// The event's name, when it is still open (not settled).
+    fn open_event(self) -> Option<String> {
+        self.event.filter(|_| !self.phase.is_final())
     }
 }
 
@@ -199,10 +251,19 @@ mod tests {
         Duration::from_secs(n)
     }
 
+    fn known(name: &str, fingerprint: &str, phase: Phase) -> KnownEvent {
+        KnownEvent {
+            name: name.into(),
+            fingerprint: fingerprint.into(),
+            phase,
+            decision: None,
+        }
+    }
+
     #[test]
     fn without_dampening_drift_opens_an_event_at_once() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(Duration::ZERO);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
         assert_eq!(
             e.observe(t0, Some(FP_A)),
             [Action::Open {
@@ -218,7 +279,7 @@ mod tests {
     #[test]
     fn a_blip_shorter_than_the_dampening_is_never_reported() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(secs(5));
+        let mut e = Episodes::new(secs(5), Phase::Pending);
         assert!(e.observe(t0, Some(FP_A)).is_empty());
         assert_eq!(e.deadline(), Some(t0 + secs(5)));
         assert!(e.tick(t0 + secs(2)).is_empty());
@@ -231,7 +292,7 @@ mod tests {
     #[test]
     fn drift_that_lasts_is_reported_when_the_dampening_ends() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(secs(5));
+        let mut e = Episodes::new(secs(5), Phase::Pending);
         assert!(e.observe(t0, Some(FP_A)).is_empty());
         // The drift set changes during dampening: the clock does not restart.
         assert!(e.observe(t0 + secs(3), Some(FP_B)).is_empty());
@@ -246,7 +307,7 @@ mod tests {
     #[test]
     fn changed_drift_supersedes_the_open_event() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(Duration::ZERO);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
         e.observe(t0, Some(FP_A));
         e.opened(FP_A, "ev-a".into());
         let actions = e.observe(t0 + secs(1), Some(FP_B));
@@ -266,7 +327,7 @@ mod tests {
     #[test]
     fn drift_that_goes_away_resolves_the_event() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(Duration::ZERO);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
         e.observe(t0, Some(FP_A));
         e.opened(FP_A, "ev-a".into());
         assert_eq!(
@@ -281,8 +342,8 @@ mod tests {
     #[test]
     fn after_a_restart_the_same_drift_keeps_its_event() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(secs(30));
-        e.adopt(vec![("ev-a".into(), FP_A.into())]);
+        let mut e = Episodes::new(secs(30), Phase::Pending);
+        e.adopt(vec![known("ev-a", FP_A, Phase::Pending)]);
         assert!(
             e.observe(t0, Some(FP_A)).is_empty(),
             "no duplicate, no dampening wait"
@@ -293,8 +354,8 @@ mod tests {
     #[test]
     fn after_a_restart_other_drift_supersedes_and_no_drift_resolves() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(Duration::ZERO);
-        e.adopt(vec![("ev-a".into(), FP_A.into())]);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.adopt(vec![known("ev-a", FP_A, Phase::Pending)]);
         assert_eq!(
             e.observe(t0, Some(FP_B)),
             [
@@ -306,8 +367,8 @@ mod tests {
                 }
             ]
         );
-        let mut e = Episodes::new(Duration::ZERO);
-        e.adopt(vec![("ev-a".into(), FP_A.into())]);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.adopt(vec![known("ev-a", FP_A, Phase::Pending)]);
         assert_eq!(
             e.observe(t0, None),
             [Action::Resolve {
@@ -319,7 +380,7 @@ mod tests {
     #[test]
     fn a_failed_open_is_retried_on_the_next_tick() {
         let t0 = Instant::now();
-        let mut e = Episodes::new(Duration::ZERO);
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
         assert_eq!(e.observe(t0, Some(FP_A)).len(), 1);
         e.open_failed(FP_A, t0);
         assert_eq!(e.deadline(), Some(t0 + OPEN_RETRY), "not a busy loop");
@@ -329,6 +390,69 @@ mod tests {
             [Action::Open {
                 fingerprint: FP_A.into()
             }]
+        );
+    }
+
+    #[test]
+    fn a_rejected_drift_is_not_proposed_again_until_it_changes() {
+        let t0 = Instant::now();
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.observe(t0, Some(FP_A));
+        e.opened(FP_A, "ev-a".into());
+        e.set_phase("ev-a", Phase::Rejected, None);
+        assert!(e.observe(t0 + secs(1), Some(FP_A)).is_empty());
+        assert!(e.tick(t0 + secs(2)).is_empty());
+        assert_eq!(e.active_event(), Some("ev-a"), "still the device's event");
+        // The drift changes: a new event, and nothing to supersede (the old one is settled).
+        assert_eq!(
+            e.observe(t0 + secs(3), Some(FP_B)),
+            [Action::Open {
+                fingerprint: FP_B.into()
+            }]
+        );
+        // After a restart, the rejection found through the port still holds.
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.adopt(vec![known("ev-a", FP_A, Phase::Rejected)]);
+        assert!(e.observe(t0, Some(FP_A)).is_empty());
+        assert_eq!(e.active().unwrap().phase, Phase::Rejected);
+        // A settled event whose drift went away is left alone.
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.adopt(vec![known("ev-a", FP_A, Phase::Failed)]);
+        assert!(e.observe(t0, None).is_empty());
+    }
+
+    #[test]
+    fn a_remediated_event_is_not_resolved_when_the_drift_goes() {
+        let t0 = Instant::now();
+        let mut e = Episodes::new(Duration::ZERO, Phase::Pending);
+        e.observe(t0, Some(FP_A));
+        e.opened(FP_A, "ev-a".into());
+        e.set_phase("ev-a", Phase::Remediated, None);
+        assert!(e.observe(t0 + secs(1), None).is_empty());
+        assert!(!e.is_reported());
+    }
+
+    #[test]
+    fn report_now_skips_the_dampening_and_reopens_a_settled_drift() {
+        let t0 = Instant::now();
+        let mut e = Episodes::new(secs(60), Phase::Alerted);
+        assert_eq!(e.report_now(), None, "no drift");
+        assert!(e.observe(t0, Some(FP_A)).is_empty());
+        assert_eq!(
+            e.report_now(),
+            Some(Action::Open {
+                fingerprint: FP_A.into()
+            })
+        );
+        assert_eq!(e.report_now(), None, "being created");
+        e.opened(FP_A, "ev-a".into());
+        assert_eq!(e.active().unwrap().phase, Phase::Alerted);
+        e.set_phase("ev-a", Phase::Rejected, None);
+        assert_eq!(
+            e.report_now(),
+            Some(Action::Open {
+                fingerprint: FP_A.into()
+            })
         );
     }
 }

@@ -4,10 +4,14 @@
 //! the engine finds.
 
 pub mod episode;
+pub mod guard;
 pub mod memory;
 pub mod model;
+pub mod notify;
 pub mod port;
+pub mod remediation;
 mod session;
+pub mod window;
 
 use std::{
     collections::HashMap,
@@ -21,10 +25,12 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use tracing::Instrument;
 
 pub use model::{
-    DeviceConfig, DeviceKey, DeviceReport, EffectivePolicy, EngineOptions, Reachability, SyncState,
-    Target,
+    DeviceConfig, DeviceKey, DeviceReport, EffectivePolicy, EngineOptions, ManualRequest,
+    Reachability, SyncState, Target, WebhookTarget,
 };
-pub use port::{EventRecord, Phase, Port, PortError};
+pub use port::{
+    Decision, DecisionAction, EventRecord, EventUpdate, KnownEvent, Outcome, Phase, Port, PortError,
+};
 use session::{Command, Session};
 
 /// Counters for metrics and benchmarks.
@@ -44,12 +50,32 @@ pub struct Stats {
     pub reachable: AtomicU64,
     /// Devices with reported drift now.
     pub drifted: AtomicU64,
+    /// Remediation Sets sent (attempts).
+    pub remediations: AtomicU64,
+    /// Remediations the devices confirmed.
+    pub remediated: AtomicU64,
+    /// Remediation attempts that failed (Set refused, or not confirmed in time).
+    pub remediation_failures: AtomicU64,
+    /// Webhook notifications delivered.
+    pub webhooks_sent: AtomicU64,
+    /// Webhook delivery attempts that failed.
+    pub webhook_failures: AtomicU64,
+    /// Webhook notifications given up (retries exhausted, or the queue was full).
+    pub webhooks_dropped: AtomicU64,
 }
 
 impl Stats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+}
+
+/// What every session of an engine shares.
+pub(crate) struct Shared {
+    pub(crate) stats: Arc<Stats>,
+    /// Remediations in flight across the fleet at most (`max_concurrent_remediations`).
+    pub(crate) remediation_slots: Arc<tokio::sync::Semaphore>,
+    pub(crate) notifier: Option<notify::Notifier>,
 }
 
 struct Handle {
@@ -62,7 +88,7 @@ struct Handle {
 pub struct Engine<P: Port> {
     port: Arc<P>,
     options: EngineOptions,
-    stats: Arc<Stats>,
+    shared: Arc<Shared>,
     sessions: tokio::sync::Mutex<HashMap<DeviceKey, Handle>>,
 }
 
@@ -71,18 +97,44 @@ impl<P: Port> Engine<P> {
         Self::with_stats(port, options, Arc::new(Stats::default()))
     }
 
-    /// An engine counting into `stats`, which a metrics exporter may already hold.
+    /// An engine counting into `stats`, which a metrics exporter may already hold. Webhook
+    /// notifications are delivered by a task started here (needs a Tokio runtime).
     pub fn with_stats(port: Arc<P>, options: EngineOptions, stats: Arc<Stats>) -> Self {
+        let notifier = notify::Notifier::start(stats.clone(), options.webhook_delivery.clone());
         Engine {
             port,
+            shared: Arc::new(Shared {
+                stats,
+                remediation_slots: Arc::new(tokio::sync::Semaphore::new(
+                    options.max_concurrent_remediations.max(1),
+                )),
+                notifier: Some(notifier),
+            }),
             options,
-            stats,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.shared.stats
+    }
+
+    /// A person approved or rejected `event` of `device`. False when the device is not watched.
+    /// The session checks the event is the device's open one and waiting for a decision;
+    /// otherwise the decision is ignored (and logged): a stale approval is never applied.
+    pub async fn decide(&self, device: &DeviceKey, event: &str, decision: Decision) -> bool {
+        let sessions = self.sessions.lock().await;
+        let Some(handle) = sessions.get(device) else {
+            return false;
+        };
+        handle
+            .commands
+            .send(Command::Decide {
+                event: event.to_owned(),
+                decision,
+            })
+            .await
+            .is_ok()
     }
 
     pub fn port(&self) -> &Arc<P> {
@@ -114,7 +166,7 @@ impl<P: Port> Engine<P> {
             config.clone(),
             self.port.clone(),
             self.options.clone(),
-            self.stats.clone(),
+            self.shared.clone(),
         );
         let task = tokio::spawn(session.run(receiver).instrument(span));
         sessions.insert(

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::{
     model::{DeviceKey, DeviceReport},
-    port::{EventRecord, Phase, Port, PortError},
+    port::{Decision, EventRecord, EventUpdate, KnownEvent, Outcome, Phase, Port, PortError},
 };
 
 /// A recorded DriftEvent.
@@ -20,12 +20,18 @@ pub struct MemoryEvent {
     pub record: EventRecord,
     pub phase: Phase,
     pub reason: Option<String>,
+    pub message: Option<String>,
+    pub decision: Option<Decision>,
+    pub outcome: Option<Outcome>,
+    pub superseded_by: Option<String>,
+    /// Every phase the event went through, in order (the first is the one it was created in).
+    pub phases: Vec<Phase>,
     pub created: Instant,
 }
 
 impl MemoryEvent {
     pub fn is_open(&self) -> bool {
-        matches!(self.phase, Phase::Pending | Phase::Alerted)
+        !self.phase.is_final()
     }
 }
 
@@ -126,12 +132,18 @@ impl Port for MemoryPort {
         self.changed();
     }
 
-    async fn open_events(&self, device: &DeviceKey) -> Result<Vec<(String, String)>, PortError> {
-        Ok(self
-            .lock()
+    async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
+        let state = self.lock();
+        let newest = state.events_of(device).last().map(|e| e.name.clone());
+        Ok(state
             .events_of(device)
-            .filter(|e| e.is_open())
-            .map(|e| (e.name.clone(), e.record.fingerprint.clone()))
+            .filter(|e| e.is_open() || (Some(&e.name) == newest.as_ref() && e.phase.holds_drift()))
+            .map(|e| KnownEvent {
+                name: e.name.clone(),
+                fingerprint: e.record.fingerprint.clone(),
+                phase: e.phase,
+                decision: e.decision.clone(),
+            })
             .collect())
     }
 
@@ -156,6 +168,11 @@ impl Port for MemoryPort {
                 record: record.clone(),
                 phase: record.phase,
                 reason: None,
+                message: None,
+                decision: None,
+                outcome: None,
+                superseded_by: None,
+                phases: vec![record.phase],
                 created: Instant::now(),
             });
             // History retention: keep the newest `keep` closed events of the device.
@@ -173,13 +190,12 @@ impl Port for MemoryPort {
         Ok(name)
     }
 
-    async fn close_event(
+    async fn update_event(
         &self,
         device: &DeviceKey,
         event: &str,
         _mode: fabric_drift::policy::Mode,
-        phase: Phase,
-        reason: &str,
+        update: &EventUpdate,
     ) -> Result<(), PortError> {
         {
             let mut state = self.lock();
@@ -190,8 +206,21 @@ impl Port for MemoryPort {
             else {
                 return Err(PortError(format!("no drift event {event} for {device}")));
             };
-            e.phase = phase;
-            e.reason = Some(reason.to_owned());
+            if e.phase != update.phase {
+                e.phases.push(update.phase);
+            }
+            e.phase = update.phase;
+            e.reason = update.reason.clone();
+            e.message = update.message.clone();
+            if update.decision.is_some() {
+                e.decision = update.decision.clone();
+            }
+            if update.outcome.is_some() {
+                e.outcome = update.outcome.clone();
+            }
+            if update.superseded_by.is_some() {
+                e.superseded_by = update.superseded_by.clone();
+            }
         }
         self.changed();
         Ok(())

@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 use fabric_drift::{
     intent::{DeviceIntent, Ownership, Platform, RawConfig},
-    policy::PolicyRules,
+    policy::{PolicyRules, WebhookFormat},
 };
 use fabric_gnmi::client::{Credentials, TlsMode};
 
@@ -44,6 +44,27 @@ pub struct EffectivePolicy {
     /// None when no DriftPolicy selects the device: it is then treated as `alert`.
     pub name: Option<String>,
     pub rules: PolicyRules,
+    /// The policy's webhooks with their URLs read from their Secrets.
+    pub webhooks: Vec<WebhookTarget>,
+}
+
+/// Where a policy's notifications go.
+#[derive(Clone, PartialEq)]
+pub struct WebhookTarget {
+    pub name: String,
+    /// A credential (a Slack incoming-webhook URL is one): never logged.
+    pub url: String,
+    pub format: WebhookFormat,
+}
+
+impl fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("name", &self.name)
+            .field("url", &"<redacted>")
+            .field("format", &self.format)
+            .finish()
+    }
 }
 
 /// Everything the engine needs to watch one device.
@@ -58,6 +79,28 @@ pub struct DeviceConfig {
     pub raw: Vec<RawConfig>,
     pub ownership: Ownership,
     pub policy: EffectivePolicy,
+    /// A manual remediation request not handled yet (the remediate annotation's value, when it
+    /// differs from the one the status says was handled).
+    pub remediate_request: Option<ManualRequest>,
+    /// A person asked to lift the flap guard (the contested annotation is `clear`).
+    pub clear_contested: bool,
+}
+
+/// The remediate annotation: its value (a new value is a new request) and who set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualRequest {
+    pub token: String,
+    pub by: String,
+}
+
+impl DeviceConfig {
+    /// Whether `other` describes the same intended configuration (what the flap guard resumes on).
+    pub fn same_intent(&self, other: &DeviceConfig) -> bool {
+        self.platform == other.platform
+            && self.intent == other.intent
+            && self.raw == other.raw
+            && self.ownership == other.ownership
+    }
 }
 
 /// Why a device cannot be reached.
@@ -134,6 +177,13 @@ pub struct DeviceReport {
     pub active_event: Option<String>,
     pub last_sync: Option<jiff::Timestamp>,
     pub last_drift: Option<jiff::Timestamp>,
+    /// A remediation Set is in flight or waiting to be confirmed.
+    pub remediating: bool,
+    /// Paths the flap guard found contested; auto-remediation is paused while any are.
+    pub contested: Vec<String>,
+    pub last_remediation: Option<jiff::Timestamp>,
+    /// The last manual request handled (the remediate annotation's value).
+    pub remediate_handled: Option<String>,
 }
 
 /// What an engine run can be tuned with; defaults suit production, tests shorten them.
@@ -146,6 +196,11 @@ pub struct EngineOptions {
     pub reconnect_max: Duration,
     /// Interval of SAMPLE subscriptions where ON_CHANGE is refused.
     pub sample_interval: Duration,
+    /// How long the device has to show a remediation's leaves back at intent.
+    pub confirm_timeout: Duration,
+    /// Remediations in flight at once across the fleet.
+    pub max_concurrent_remediations: usize,
+    pub webhook_delivery: crate::notify::DeliveryOptions,
 }
 
 impl Default for EngineOptions {
@@ -156,6 +211,9 @@ impl Default for EngineOptions {
             reconnect_initial: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(60),
             sample_interval: Duration::from_secs(10),
+            confirm_timeout: Duration::from_secs(10),
+            max_concurrent_remediations: 16,
+            webhook_delivery: Default::default(),
         }
     }
 }

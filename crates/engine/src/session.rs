@@ -26,13 +26,17 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::{
-    Stats,
+    Shared,
     episode::{Action, Episodes},
+    guard::{FlapGuard, RateLimit},
     model::{
         DeviceConfig, DeviceReport, EngineOptions, Reachability, RootMode, SyncState,
         UnreachableReason,
     },
-    port::{EventRecord, Phase, Port},
+    notify::{Notice, NoticeKind},
+    port::{Decision, EventRecord, EventUpdate, Phase, Port},
+    remediation::InFlight,
+    window::Windows,
 };
 
 /// The most drifted paths a report carries (the status lists 20).
@@ -40,6 +44,11 @@ const REPORTED_PATHS: usize = 20;
 
 pub(crate) enum Command {
     Update(Box<DeviceConfig>),
+    /// A person approved or rejected an event.
+    Decide {
+        event: String,
+        decision: Decision,
+    },
     Stop,
 }
 
@@ -58,17 +67,17 @@ type Events =
     SelectAll<Pin<Box<dyn Stream<Item = (usize, Result<SubscribeEvent, ClientError>)> + Send>>>;
 
 pub(crate) struct Session<P: Port> {
-    config: DeviceConfig,
-    port: Arc<P>,
-    options: EngineOptions,
-    stats: Arc<Stats>,
+    pub(crate) config: DeviceConfig,
+    pub(crate) port: Arc<P>,
+    pub(crate) options: EngineOptions,
+    pub(crate) shared: Arc<Shared>,
     /// The compiled intent and the observed state; None while the spec is invalid.
-    tracker: Option<DriftTracker>,
+    pub(crate) tracker: Option<DriftTracker>,
     roots: Vec<Path>,
     spec_error: Option<String>,
-    episodes: Episodes,
+    pub(crate) episodes: Episodes,
     reachability: Reachability,
-    synced: bool,
+    pub(crate) synced: bool,
     root_modes: Vec<RootMode>,
     last_sync: Option<jiff::Timestamp>,
     last_drift: Option<jiff::Timestamp>,
@@ -77,6 +86,23 @@ pub(crate) struct Session<P: Port> {
     adopted: bool,
     /// List keys for flattening JSON values, shared with fabric-sim.
     keys: fabric_gnmi::KeyTable,
+    /// The connection while connected: remediation Sets go through it.
+    pub(crate) client: Option<Client>,
+    /// The policy's maintenance windows, or why they cannot be used.
+    pub(crate) windows: Result<Windows, String>,
+    pub(crate) guard: FlapGuard,
+    pub(crate) rate: RateLimit,
+    /// The remediation under way, if any; while it is, drift changes are its confirmation and
+    /// not new episodes.
+    pub(crate) in_flight: Option<InFlight>,
+    /// A manual trigger accepted and waiting for its event.
+    pub(crate) manual: Option<Decision>,
+    pub(crate) manual_handled: Option<String>,
+    /// Approvals and rejections for events this session does not know yet (still adopting).
+    pub(crate) decisions: Vec<(String, Decision)>,
+    /// Why the active event waits, as last written to it (to write it once), and until when.
+    pub(crate) waiting: Option<(String, Option<Instant>)>,
+    pub(crate) last_remediation: Option<jiff::Timestamp>,
 }
 
 impl<P: Port> Session<P> {
@@ -84,14 +110,17 @@ impl<P: Port> Session<P> {
         config: DeviceConfig,
         port: Arc<P>,
         options: EngineOptions,
-        stats: Arc<Stats>,
+        shared: Arc<Shared>,
     ) -> Self {
-        let episodes = Episodes::new(config.policy.rules.dampening.as_std());
+        let episodes = Episodes::new(
+            config.policy.rules.dampening.as_std(),
+            initial_phase(&config),
+        );
         let mut session = Session {
             config,
             port,
             options,
-            stats,
+            shared,
             tracker: None,
             roots: Vec::new(),
             spec_error: None,
@@ -104,8 +133,19 @@ impl<P: Port> Session<P> {
             last_report: None,
             adopted: false,
             keys: fabric_drift::key_table(),
+            client: None,
+            windows: Ok(Windows::default()),
+            guard: FlapGuard::default(),
+            rate: RateLimit::default(),
+            in_flight: None,
+            manual: None,
+            manual_handled: None,
+            decisions: Vec::new(),
+            waiting: None,
+            last_remediation: None,
         };
         session.install();
+        session.accept_manual_request();
         session
     }
 
@@ -113,7 +153,10 @@ impl<P: Port> Session<P> {
     fn compile(&mut self) -> Option<Desired> {
         let c = &self.config;
         let rules = &c.policy.rules;
-        self.episodes.set_dampening(rules.dampening.as_std());
+        self.episodes
+            .configure(rules.dampening.as_std(), initial_phase(c));
+        self.windows =
+            Windows::parse(&rules.remediation.maintenance_windows).map_err(|e| e.to_string());
         match Desired::compile(
             c.platform,
             &c.intent,
@@ -173,7 +216,7 @@ impl<P: Port> Session<P> {
                 .expect("the default backoff is valid")
             }
         };
-        self.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        self.shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
         loop {
             if self.tracker.is_none() {
                 self.reachability = Reachability::Unreachable {
@@ -183,20 +226,25 @@ impl<P: Port> Session<P> {
                 self.send_report().await;
                 match commands.recv().await {
                     Some(Command::Update(config)) => {
-                        self.config = *config;
+                        self.take_config(*config);
                         self.install();
+                        continue;
+                    }
+                    Some(Command::Decide { event, decision }) => {
+                        self.decide(event, decision).await;
                         continue;
                     }
                     Some(Command::Stop) | None => break,
                 }
             }
             let outcome = self.connected(&mut commands, &mut backoff).await;
+            self.client = None;
             match outcome {
                 Outcome::Stop => break,
                 Outcome::Resubscribe => continue,
                 Outcome::Lost { reason, message } => {
                     info!(device = %self.config.key, reason = reason.as_str(), %message, "device unreachable");
-                    self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                     self.synced = false;
                     self.reachability = Reachability::Unreachable { reason, message };
                     self.send_report().await;
@@ -208,9 +256,10 @@ impl<P: Port> Session<P> {
                             _ = &mut wake => break,
                             command = commands.recv() => match command {
                                 Some(Command::Update(config)) => self.update(*config).await,
+                                Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                                 Some(Command::Stop) | None => {
                                     self.count(self.last_report.as_ref(), None);
-                                    self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+                                    self.shared.stats.sessions.fetch_sub(1, Ordering::Relaxed);
                                     return;
                                 }
                             },
@@ -220,14 +269,44 @@ impl<P: Port> Session<P> {
             }
         }
         self.count(self.last_report.as_ref(), None);
-        self.stats.sessions.fetch_sub(1, Ordering::Relaxed);
+        self.shared.stats.sessions.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// A new spec while not connected: just recompile; the next connection uses it.
     async fn update(&mut self, config: DeviceConfig) {
-        self.config = config;
+        self.take_config(config);
         self.install();
         self.send_report().await;
+    }
+
+    /// Takes a new spec, and the requests it carries: a changed intent or a `clear` annotation
+    /// lifts the flap guard; a new remediate annotation value is a manual trigger.
+    fn take_config(&mut self, config: DeviceConfig) {
+        let old = std::mem::replace(&mut self.config, config);
+        if self.guard.is_contested()
+            && (!old.same_intent(&self.config) || self.config.clear_contested)
+        {
+            info!(device = %self.config.key, "flap guard lifted: {}", if self.config.clear_contested { "cleared by annotation" } else { "the intent changed" });
+            self.guard.clear();
+        }
+        self.accept_manual_request();
+    }
+
+    /// A remediate annotation value not handled yet becomes a manual trigger (once).
+    pub(crate) fn accept_manual_request(&mut self) {
+        let Some(request) = &self.config.remediate_request else {
+            return;
+        };
+        if self.manual_handled.as_ref() == Some(&request.token) {
+            return;
+        }
+        info!(device = %self.config.key, by = %request.by, "manual remediation requested");
+        self.manual_handled = Some(request.token.clone());
+        self.manual = Some(Decision {
+            action: crate::port::DecisionAction::Manual,
+            by: request.by.clone(),
+            at: jiff::Timestamp::now(),
+        });
     }
 
     fn client_config(&self) -> ClientConfig {
@@ -251,7 +330,7 @@ impl<P: Port> Session<P> {
             Err(e) => return lost(&e),
         };
         if !self.adopted {
-            match self.port.open_events(&key).await {
+            match self.port.known_events(&key).await {
                 Ok(open) => {
                     self.episodes.adopt(open);
                     self.adopted = true;
@@ -271,6 +350,7 @@ impl<P: Port> Session<P> {
         };
         backoff.connected(Instant::now());
         self.root_modes = modes;
+        self.client = Some(client.clone());
 
         // Initial sync: a fresh observed tree, filled until every root has sent sync_response.
         self.tracker
@@ -282,7 +362,7 @@ impl<P: Port> Session<P> {
             tokio::select! {
                 event = events.next() => match event {
                     Some((_, Ok(SubscribeEvent::Notification(n)))) => {
-                        self.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
                         if let Some(leaves) = self.leaves(&n)
                             && let Some(tracker) = self.tracker.as_mut()
                         {
@@ -296,6 +376,7 @@ impl<P: Port> Session<P> {
                 },
                 command = commands.recv() => match command {
                     Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                     Some(Command::Stop) | None => return Outcome::Stop,
                 },
             }
@@ -311,11 +392,14 @@ impl<P: Port> Session<P> {
         self.drift_changed().await;
 
         loop {
-            let deadline = self.episodes.deadline();
+            let deadline = [self.episodes.deadline(), self.remediation_deadline()]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 event = events.next() => match event {
                     Some((_, Ok(SubscribeEvent::Notification(n)))) => {
-                        self.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
                         let Some(leaves) = self.leaves(&n) else { continue };
                         let Some(tracker) = self.tracker.as_mut() else { return Outcome::Resubscribe };
                         let delta = tracker.apply(&leaves, &n.deletes);
@@ -330,11 +414,15 @@ impl<P: Port> Session<P> {
                 },
                 command = commands.recv() => match command {
                     Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                     Some(Command::Stop) | None => return Outcome::Stop,
                 },
                 _ = sleep_until(deadline) => {
                     let actions = self.episodes.tick(Instant::now());
                     self.carry_out(actions).await;
+                    self.remediation_timers().await;
+                    // An event opened by the dampening timer may be for auto to act on.
+                    self.consider().await;
                     self.send_report().await;
                 }
             }
@@ -347,7 +435,7 @@ impl<P: Port> Session<P> {
         match n.leaves(&self.keys) {
             Ok(leaves) => Some(leaves),
             Err(e) => {
-                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                self.shared.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 warn!(device = %self.config.key, error = %e, "notification with an undecodable value skipped");
                 None
             }
@@ -358,7 +446,7 @@ impl<P: Port> Session<P> {
     fn stream_event(&self, event: SubscribeEvent) -> Option<Outcome> {
         match event {
             SubscribeEvent::Malformed(e) => {
-                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                self.shared.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 warn!(device = %self.config.key, error = %e, "malformed notification skipped");
                 None
             }
@@ -454,7 +542,13 @@ impl<P: Port> Session<P> {
     /// target or its credentials changed (a rotated Secret), or the subscribed roots did.
     async fn update_connected(&mut self, config: DeviceConfig) -> Option<Outcome> {
         let reconnect = config.target != self.config.target;
-        self.config = config;
+        let same_intent = config.same_intent(&self.config);
+        self.take_config(config);
+        if !same_intent {
+            // The remediation under way repairs toward the old intent: let it go, and let the
+            // drift against the new intent make its own episode.
+            self.abandon_in_flight("the device's intent changed");
+        }
         let desired = self.compile();
         match (desired, self.tracker.as_mut()) {
             (Some(desired), Some(tracker))
@@ -476,8 +570,14 @@ impl<P: Port> Session<P> {
         }
     }
 
-    /// The drift set changed: settle episodes, then report.
-    async fn drift_changed(&mut self) {
+    /// The drift set changed: confirm a remediation under way, or settle episodes; then decide
+    /// whether to remediate, and report.
+    pub(crate) async fn drift_changed(&mut self) {
+        if self.in_flight.is_some() {
+            self.confirm().await;
+            self.send_report().await;
+            return;
+        }
         let fingerprint = self
             .tracker
             .as_ref()
@@ -490,72 +590,133 @@ impl<P: Port> Session<P> {
             .episodes
             .observe(Instant::now(), fingerprint.as_deref());
         self.carry_out(actions).await;
+        self.consider().await;
         self.send_report().await;
     }
 
-    async fn carry_out(&mut self, actions: Vec<Action>) {
+    /// Carries out episode actions: events are opened first, so that an event superseded in
+    /// the same step can name the one that replaced it.
+    pub(crate) async fn carry_out(&mut self, actions: Vec<Action>) {
         let key = self.config.key.clone();
+        let mut opened = None;
+        for action in &actions {
+            let Action::Open { fingerprint } = action else {
+                continue;
+            };
+            let Some(tracker) = &self.tracker else {
+                continue;
+            };
+            let rules = &self.config.policy.rules;
+            let record = EventRecord {
+                device: key.clone(),
+                policy: self.config.policy.name.clone(),
+                mode: rules.mode,
+                fingerprint: fingerprint.clone(),
+                detected_at: jiff::Timestamp::now(),
+                drift: tracker.drift().to_vec(),
+                plan: tracker.plan(rules.remediation.strategy),
+                strategy: rules.remediation.strategy,
+                phase: initial_phase(&self.config),
+                keep: rules.history.keep,
+            };
+            self.last_drift = Some(record.detected_at);
+            match self.port.open_event(&record).await {
+                Ok(name) => {
+                    info!(device = %key, event = %name, paths = record.drift.len(), "drift event opened");
+                    self.shared
+                        .stats
+                        .events_opened
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.episodes.opened(fingerprint, name.clone());
+                    self.waiting = None;
+                    let message = match record.drift.first() {
+                        Some(first) if record.drift.len() > 1 => {
+                            format!("{} paths drifted, first {}", record.drift.len(), first.path)
+                        }
+                        Some(first) => format!("1 path drifted: {}", first.path),
+                        None => String::new(),
+                    };
+                    self.notify(NoticeKind::Detected, Some(&name), message, record.drift);
+                    opened = Some(name);
+                }
+                Err(e) => {
+                    warn!(device = %key, error = %e, "could not record the drift event; retrying");
+                    self.episodes.open_failed(fingerprint, Instant::now());
+                }
+            }
+        }
         for action in actions {
             match action {
-                Action::Open { fingerprint } => {
-                    let Some(tracker) = &self.tracker else {
-                        continue;
-                    };
-                    let rules = &self.config.policy.rules;
-                    let record = EventRecord {
-                        device: key.clone(),
-                        policy: self.config.policy.name.clone(),
-                        mode: rules.mode,
-                        fingerprint: fingerprint.clone(),
-                        detected_at: jiff::Timestamp::now(),
-                        drift: tracker.drift().to_vec(),
-                        plan: tracker.plan(rules.remediation.strategy),
-                        strategy: rules.remediation.strategy,
-                        phase: if rules.mode == Mode::Alert {
-                            Phase::Alerted
-                        } else {
-                            Phase::Pending
-                        },
-                        keep: rules.history.keep,
-                    };
-                    self.last_drift = Some(record.detected_at);
-                    match self.port.open_event(&record).await {
-                        Ok(name) => {
-                            info!(device = %key, event = %name, paths = record.drift.len(), "drift event opened");
-                            self.stats.events_opened.fetch_add(1, Ordering::Relaxed);
-                            self.episodes.opened(&fingerprint, name);
-                        }
-                        Err(e) => {
-                            warn!(device = %key, error = %e, "could not record the drift event; retrying");
-                            self.episodes.open_failed(&fingerprint, Instant::now());
-                        }
-                    }
-                }
+                Action::Open { .. } => {}
                 Action::Supersede { event } => {
-                    self.close(&event, Phase::Superseded, "DriftChanged").await
+                    let mut update = EventUpdate::phase(Phase::Superseded).because(
+                        "DriftChanged",
+                        "the drift changed before the event was settled",
+                    );
+                    update.superseded_by = opened.clone();
+                    self.update_event(&event, &update).await;
                 }
                 Action::Resolve { event } => {
-                    self.close(&event, Phase::Resolved, "DriftCleared").await
+                    let update = EventUpdate::phase(Phase::Resolved).because(
+                        "DriftCleared",
+                        "the device returned to its intent by itself",
+                    );
+                    self.update_event(&event, &update).await;
                 }
             }
         }
     }
 
-    async fn close(&self, event: &str, phase: Phase, reason: &str) {
-        if let Err(e) = self
+    /// Writes an event's new phase. A failure costs a log line: the event stays as it was, and
+    /// the next session start adopts and settles it again.
+    pub(crate) async fn update_event(&self, event: &str, update: &EventUpdate) -> bool {
+        match self
             .port
-            .close_event(
+            .update_event(
                 &self.config.key,
                 event,
                 self.config.policy.rules.mode,
-                phase,
-                reason,
+                update,
             )
             .await
         {
-            // The event stays open; the next session start adopts and settles it again.
-            warn!(device = %self.config.key, event, error = %e, "could not close the drift event");
+            Ok(()) => true,
+            Err(e) => {
+                warn!(device = %self.config.key, event, phase = update.phase.as_str(), error = %e, "could not record the drift event's phase");
+                false
+            }
         }
+    }
+
+    /// Announces a transition to the policy's webhooks (never waits for them).
+    pub(crate) fn notify(
+        &self,
+        kind: NoticeKind,
+        event: Option<&str>,
+        message: String,
+        drift: Vec<fabric_drift::DriftItem>,
+    ) {
+        let Some(notifier) = &self.shared.notifier else {
+            return;
+        };
+        let policy = &self.config.policy;
+        if policy.webhooks.is_empty() {
+            return;
+        }
+        notifier.send(
+            &policy.webhooks,
+            Notice {
+                kind,
+                device: self.config.key.clone(),
+                event: event.map(str::to_owned),
+                policy: policy.name.clone(),
+                mode: policy.rules.mode,
+                fingerprint: self.episodes.current().map(str::to_owned),
+                message,
+                drift,
+                at: jiff::Timestamp::now(),
+            },
+        );
     }
 
     fn report(&self) -> DeviceReport {
@@ -586,10 +747,14 @@ impl<P: Port> Session<P> {
             active_event: self.episodes.active_event().map(str::to_owned),
             last_sync: self.last_sync,
             last_drift: self.last_drift,
+            remediating: self.in_flight.is_some(),
+            contested: self.guard.contested().iter().cloned().collect(),
+            last_remediation: self.last_remediation,
+            remediate_handled: self.manual_handled.clone(),
         }
     }
 
-    async fn send_report(&mut self) {
+    pub(crate) async fn send_report(&mut self) {
         let report = self.report();
         // last_sync moves on every reconnect; it alone is not worth a write.
         let unchanged = self.last_report.as_ref().is_some_and(|last| {
@@ -614,8 +779,12 @@ impl<P: Port> Session<P> {
             r.is_some_and(|r| matches!(r.sync, SyncState::Drifted { .. }))
         };
         for (gauge, was, is) in [
-            (&self.stats.reachable, reachable(before), reachable(after)),
-            (&self.stats.drifted, drifted(before), drifted(after)),
+            (
+                &self.shared.stats.reachable,
+                reachable(before),
+                reachable(after),
+            ),
+            (&self.shared.stats.drifted, drifted(before), drifted(after)),
         ] {
             match (was, is) {
                 (false, true) => {
@@ -627,6 +796,15 @@ impl<P: Port> Session<P> {
                 _ => {}
             }
         }
+    }
+}
+
+/// The phase a new event of this device starts in.
+fn initial_phase(config: &DeviceConfig) -> Phase {
+    if config.policy.rules.mode == Mode::Alert {
+        Phase::Alerted
+    } else {
+        Phase::Pending
     }
 }
 

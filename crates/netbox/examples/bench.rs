@@ -28,7 +28,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Requests in flight.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     concurrency: usize,
     #[arg(long)]
     skip_seed: bool,

@@ -21,5 +21,7 @@ pub mod webhook;
 
 pub use client::{Client, ClientError, ClientOptions, RequestCounters, Token};
 pub use mapping::{InvalidData, MappingConfig, ObjectRef, Snapshot, SyncedDevice, map_snapshot};
-pub use sync::{SyncConfig, SyncError, SyncResult, fetch_snapshot, sync};
+pub use sync::{
+    SyncConfig, SyncError, SyncResult, fetch_devices_snapshot, fetch_snapshot, sync, sync_devices,
+};
 pub use webhook::{Affected, Event, SignatureError, parse_event, verify_signature};

@@ -445,6 +445,51 @@ pub async fn vlan(client: &Client, base: &Base, vid: u16, name: &str) -> Result<
     .await
 }
 
+/// A NetBox webhook with its event rule: interface updates of one device POSTed, signed with
+/// `secret`, to `payload_url` (e.g. the operator's `/webhooks/netbox`). Replaces what an earlier
+/// call with the same `name` left. Returns (webhook id, event rule id) for [`remove_webhook`].
+pub async fn interface_webhook(
+    client: &Client,
+    name: &str,
+    payload_url: &str,
+    secret: &str,
+    device: &str,
+) -> Result<(u64, u64), SeedError> {
+    for path in ["api/extras/event-rules/", "api/extras/webhooks/"] {
+        bulk_delete_where(client, path, &[("name", name.to_owned())]).await?;
+    }
+    let hook = ensure(
+        client,
+        "api/extras/webhooks/",
+        &[("name", name.to_owned())],
+        json!({"name": name, "payload_url": payload_url, "http_method": "POST",
+               "http_content_type": "application/json", "secret": secret}),
+    )
+    .await?;
+    let rule = ensure(
+        client,
+        "api/extras/event-rules/",
+        &[("name", name.to_owned())],
+        json!({"name": name, "object_types": ["dcim.interface"], "event_types": ["object_updated"],
+               "action_type": "webhook", "action_object_type": "extras.webhook", "action_object_id": hook,
+               "conditions": {"attr": "device.name", "value": device}, "enabled": true}),
+    )
+    .await?;
+    Ok((hook, rule))
+}
+
+/// Removes what [`interface_webhook`] made.
+pub async fn remove_webhook(client: &Client, (hook, rule): (u64, u64)) -> Result<(), SeedError> {
+    client
+        .delete(&format!("api/extras/event-rules/{rule}/"), None)
+        .await
+        .map_err(step("deleting the event rule"))?;
+    client
+        .delete(&format!("api/extras/webhooks/{hook}/"), None)
+        .await
+        .map_err(step("deleting the webhook"))
+}
+
 /// What [`lab`] seeded.
 #[derive(Debug)]
 pub struct Lab {

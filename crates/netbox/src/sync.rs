@@ -1,6 +1,6 @@
 //! One full sync: fetch what the filters select, then map it (pure).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use fabric_api::netbox::{Filters, NetBoxSourceSpec};
@@ -98,18 +98,20 @@ fn filter_query(f: &Filters) -> Vec<(&'static str, String)> {
     q
 }
 
-async fn list_by<T: DeserializeOwned>(
+/// Lists `path` for `values` of `key` (`device_id=1&device_id=2...`), `chunk` values a request,
+/// all requests at once; `base` holds `fields` and other filters.
+async fn list_by<T: DeserializeOwned, V: ToString>(
     client: &Client,
     what: &'static str,
     path: &'static str,
-    field_list: &'static str,
+    base: Vec<(&'static str, String)>,
     key: &'static str,
-    ids: &[u64],
+    values: &[V],
     chunk: usize,
 ) -> Result<Vec<T>, SyncError> {
-    let parts = ids.chunks(chunk).map(|c| {
-        let mut q: Vec<(&str, String)> = vec![("fields", field_list.to_owned())];
-        q.extend(c.iter().map(|id| (key, id.to_string())));
+    let parts = values.chunks(chunk).map(|c| {
+        let mut q: Vec<(&str, String)> = base.clone();
+        q.extend(c.iter().map(|v| (key, v.to_string())));
         async move {
             client
                 .list::<T>(path, &q)
@@ -120,52 +122,172 @@ async fn list_by<T: DeserializeOwned>(
     Ok(try_join_all(parts).await?.into_iter().flatten().collect())
 }
 
+fn fields_only(field_list: &'static str) -> Vec<(&'static str, String)> {
+    vec![("fields", field_list.to_owned())]
+}
+
+/// Which devices a sync reads.
+#[derive(Clone, Copy, Debug)]
+enum Select<'a> {
+    /// Every device the filters select.
+    All,
+    /// The devices of these names (exact) that the filters select.
+    Names(&'a BTreeSet<String>),
+    /// The devices of these ids that the filters select. Devices and their components are
+    /// read at once (the ids need no device request first); NetBox answers 400 when one of
+    /// the ids no longer exists.
+    Ids(&'a [u64]),
+}
+
 /// Fetches everything the mapping needs for the devices the filters select.
-#[instrument(skip_all, fields(netbox = %client.base_url()))]
 pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapshot, SyncError> {
-    let mut q = filter_query(filters);
-    q.push(("fields", fields::DEVICE.to_owned()));
-    let devices: Vec<records::Device> =
-        client
-            .list(paths::DEVICES, &q)
-            .await
-            .map_err(|source| SyncError {
-                what: "devices",
-                source,
-            })?;
-    if devices.is_empty() {
+    fetch_snapshot_of(client, filters, Select::All).await
+}
+
+/// Like [`fetch_snapshot`], for the devices of `names` only (NetBox device names, exact) that
+/// the filters select: what a webhook re-sync reads.
+pub async fn fetch_devices_snapshot(
+    client: &Client,
+    filters: &Filters,
+    names: &BTreeSet<String>,
+) -> Result<Snapshot, SyncError> {
+    if names.is_empty() {
         return Ok(Snapshot::default());
     }
-    let ids: Vec<u64> = devices.iter().map(|d| d.id).collect();
-    let (interfaces, ip_addresses, bgp_sessions) = futures::try_join!(
-        list_by::<records::Interface>(
+    fetch_snapshot_of(client, filters, Select::Names(names)).await
+}
+
+/// The L2VPN terminations on VLANs (the VNIs) do not depend on the devices: they are read
+/// while the device requests run, which saves one round trip per sync (a webhook's too).
+#[instrument(skip_all, fields(netbox = %client.base_url()))]
+async fn fetch_snapshot_of(
+    client: &Client,
+    filters: &Filters,
+    select: Select<'_>,
+) -> Result<Snapshot, SyncError> {
+    let terminations = async {
+        client
+            .list::<records::L2vpnTermination>(
+                paths::L2VPN_TERMINATIONS,
+                &[
+                    ("assigned_object_type", "ipam.vlan".to_owned()),
+                    ("fields", fields::L2VPN_TERMINATION.to_owned()),
+                ],
+            )
+            .await
+            .map_err(|source| SyncError {
+                what: "L2VPN terminations",
+                source,
+            })
+    };
+    // Both run to the end, so that a failure is reported the same way every time (the
+    // devices' error first: a wrong URL or token fails both).
+    let (snapshot, l2vpn_terminations) = futures::join!(
+        fetch_devices_and_components(client, filters, select),
+        terminations
+    );
+    let mut snapshot = snapshot?;
+    let l2vpn_terminations = l2vpn_terminations?;
+    if !snapshot.devices.is_empty() {
+        snapshot.l2vpn_terminations = l2vpn_terminations;
+    }
+    Ok(snapshot)
+}
+
+type Components = (
+    Vec<records::Interface>,
+    Vec<records::IpAddress>,
+    Vec<records::BgpSession>,
+);
+
+/// Interfaces, addresses and BGP sessions of the devices `ids`.
+async fn components(client: &Client, ids: &[u64]) -> Result<Components, SyncError> {
+    futures::try_join!(
+        list_by::<records::Interface, _>(
             client,
             "interfaces",
             paths::INTERFACES,
-            fields::INTERFACE,
+            fields_only(fields::INTERFACE),
             "device_id",
-            &ids,
+            ids,
             DEVICES_PER_QUERY
         ),
-        list_by::<records::IpAddress>(
+        list_by::<records::IpAddress, _>(
             client,
             "IP addresses",
             paths::IP_ADDRESSES,
-            fields::IP_ADDRESS,
+            fields_only(fields::IP_ADDRESS),
             "device_id",
-            &ids,
+            ids,
             DEVICES_PER_QUERY
         ),
-        list_by::<records::BgpSession>(
+        list_by::<records::BgpSession, _>(
             client,
             "BGP sessions (netbox-bgp plugin)",
             paths::BGP_SESSIONS,
-            fields::BGP_SESSION,
+            fields_only(fields::BGP_SESSION),
             "device_id",
-            &ids,
+            ids,
             DEVICES_PER_QUERY
         ),
-    )?;
+    )
+}
+
+async fn fetch_devices_and_components(
+    client: &Client,
+    filters: &Filters,
+    select: Select<'_>,
+) -> Result<Snapshot, SyncError> {
+    let mut q = filter_query(filters);
+    q.push(("fields", fields::DEVICE.to_owned()));
+    let (devices, (interfaces, ip_addresses, bgp_sessions)) = match select {
+        Select::All | Select::Names(_) => {
+            let devices: Vec<records::Device> = match select {
+                Select::Names(names) => {
+                    let names: Vec<&String> = names.iter().collect();
+                    list_by(
+                        client,
+                        "devices",
+                        paths::DEVICES,
+                        q.clone(),
+                        "name",
+                        &names,
+                        DEVICES_PER_QUERY,
+                    )
+                    .await?
+                }
+                _ => client
+                    .list(paths::DEVICES, &q)
+                    .await
+                    .map_err(|source| SyncError {
+                        what: "devices",
+                        source,
+                    })?,
+            };
+            if devices.is_empty() {
+                return Ok(Snapshot::default());
+            }
+            let ids: Vec<u64> = devices.iter().map(|d| d.id).collect();
+            let parts = components(client, &ids).await?;
+            (devices, parts)
+        }
+        Select::Ids(ids) => {
+            let devices = list_by::<records::Device, _>(
+                client,
+                "devices",
+                paths::DEVICES,
+                q.clone(),
+                "id",
+                ids,
+                DEVICES_PER_QUERY,
+            );
+            let (devices, parts) = futures::try_join!(devices, components(client, ids))?;
+            if devices.is_empty() {
+                return Ok(Snapshot::default());
+            }
+            (devices, parts)
+        }
+    };
 
     let vrf_ids: Vec<u64> = interfaces
         .iter()
@@ -190,49 +312,34 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let (vrfs, bgp_peer_groups, vlans, l2vpn_terminations) = futures::try_join!(
-        list_by::<records::Vrf>(
+    let (vrfs, bgp_peer_groups, vlans) = futures::try_join!(
+        list_by::<records::Vrf, _>(
             client,
             "VRFs",
             paths::VRFS,
-            fields::VRF,
+            fields_only(fields::VRF),
             "id",
             &vrf_ids,
             IDS_PER_QUERY
         ),
-        list_by::<records::BgpPeerGroup>(
+        list_by::<records::BgpPeerGroup, _>(
             client,
             "BGP peer groups (netbox-bgp plugin)",
             paths::BGP_PEER_GROUPS,
-            fields::BGP_PEER_GROUP,
+            fields_only(fields::BGP_PEER_GROUP),
             "id",
             &group_ids,
             IDS_PER_QUERY
         ),
-        list_by::<records::Vlan>(
+        list_by::<records::Vlan, _>(
             client,
             "VLANs",
             paths::VLANS,
-            fields::VLAN,
+            fields_only(fields::VLAN),
             "vid",
             &svi_vids,
             IDS_PER_QUERY
         ),
-        async {
-            client
-                .list::<records::L2vpnTermination>(
-                    paths::L2VPN_TERMINATIONS,
-                    &[
-                        ("assigned_object_type", "ipam.vlan".to_owned()),
-                        ("fields", fields::L2VPN_TERMINATION.to_owned()),
-                    ],
-                )
-                .await
-                .map_err(|source| SyncError {
-                    what: "L2VPN terminations",
-                    source,
-                })
-        },
     )?;
     Ok(Snapshot {
         devices,
@@ -240,7 +347,7 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
         ip_addresses,
         vrfs,
         vlans,
-        l2vpn_terminations,
+        l2vpn_terminations: Vec::new(),
         bgp_sessions,
         bgp_peer_groups,
     })
@@ -252,9 +359,46 @@ pub async fn fetch_snapshot(client: &Client, filters: &Filters) -> Result<Snapsh
 /// sync (the operator keeps the last intent and sets a condition); a device whose data cannot
 /// be mapped is an entry of `SyncResult::errors` and does not stop the others.
 pub async fn sync(client: &Client, config: &SyncConfig) -> Result<SyncResult, SyncError> {
+    sync_of(client, config, Select::All).await
+}
+
+/// A sync of the devices named (NetBox names, exact) that the filters select: what a webhook
+/// triggers. A name missing from [`SyncResult::selected_device_names`] (lowercased) is a device
+/// that was deleted, renamed or left the filters.
+///
+/// `ids` are the NetBox ids a webhook payload gave for some of the names. When every name has
+/// one, devices and their components are read in one round trip instead of two; if an id no
+/// longer exists (NetBox answers 400), the sync goes by names.
+pub async fn sync_devices(
+    client: &Client,
+    config: &SyncConfig,
+    names: &BTreeSet<String>,
+    ids: &BTreeMap<String, u64>,
+) -> Result<SyncResult, SyncError> {
+    if names.is_empty() {
+        return Ok(SyncResult::default());
+    }
+    if names.iter().all(|n| ids.contains_key(n)) {
+        let ids: Vec<u64> = names.iter().filter_map(|n| ids.get(n).copied()).collect();
+        match sync_of(client, config, Select::Ids(&ids)).await {
+            Err(SyncError {
+                source: ClientError::Rejected { status: 400, .. },
+                ..
+            }) => {}
+            other => return other,
+        }
+    }
+    sync_of(client, config, Select::Names(names)).await
+}
+
+async fn sync_of(
+    client: &Client,
+    config: &SyncConfig,
+    select: Select<'_>,
+) -> Result<SyncResult, SyncError> {
     let start = Instant::now();
     let before = client.request_count();
-    let snapshot = fetch_snapshot(client, &config.filters).await?;
+    let snapshot = fetch_snapshot_of(client, &config.filters, select).await?;
     let (devices, errors) = map_snapshot(&snapshot, &config.mapping);
     for e in &errors {
         warn!(device = %e.device, object = %e.object, "{}", e.message);
@@ -265,6 +409,7 @@ pub async fn sync(client: &Client, config: &SyncConfig) -> Result<SyncResult, Sy
         errors = errors.len(),
         requests,
         elapsed_ms = start.elapsed().as_millis() as u64,
+        partial = !matches!(select, Select::All),
         "NetBox sync done"
     );
     Ok(SyncResult {

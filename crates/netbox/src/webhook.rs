@@ -5,7 +5,7 @@
 //! `{"event", "timestamp", "object_type": "dcim.interface", "data", "snapshots", "request"}`;
 //! NetBox before 4.0 sent `"model": "interface"` instead of `object_type`, which is accepted too.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -150,7 +150,33 @@ fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
     cur.as_str()
 }
 
+fn u64_at(v: &serde_json::Value, path: &[&str]) -> Option<u64> {
+    let mut cur = v;
+    for k in path {
+        cur = cur.get(k)?;
+    }
+    cur.as_u64()
+}
+
 impl Event {
+    /// NetBox ids of the devices [`Event::affected`] names, where the payload gives them (as
+    /// the object is now: a deleted device has no id to look up). Lets the re-sync read a
+    /// device and its components in one round trip (`fabric_netbox::sync_devices`).
+    pub fn device_ids(&self) -> BTreeMap<String, u64> {
+        let path: &[&str] = match self.object_type.as_str() {
+            "dcim.device" if self.event != "deleted" => &[],
+            "dcim.interface" | "netbox_bgp.bgpsession" => &["device"],
+            "ipam.ipaddress" | "vpn.l2vpntermination" => &["assigned_object", "device"],
+            _ => return BTreeMap::new(),
+        };
+        let at = |leaf: &'static str| [path, &[leaf]].concat();
+        let (name, id) = (at("name"), at("id"));
+        match (str_at(&self.data, &name), u64_at(&self.data, &id)) {
+            (Some(n), Some(i)) => [(n.to_owned(), i)].into(),
+            _ => BTreeMap::new(),
+        }
+    }
+
     /// The devices whose intent this event may change.
     pub fn affected(&self) -> Affected {
         let mut names = BTreeSet::new();
@@ -303,6 +329,42 @@ mod tests {
                 "data": {"device": {"name": "leaf4"}}
             })),
             devices(&["leaf4"])
+        );
+    }
+
+    #[test]
+    fn device_ids_come_from_the_payload_as_it_is_now() {
+        let ids = |body: serde_json::Value| {
+            parse_event(body.to_string().as_bytes())
+                .unwrap()
+                .device_ids()
+        };
+        assert_eq!(
+            ids(serde_json::json!({
+                "event": "updated", "object_type": "dcim.interface",
+                "data": {"id": 7, "device": {"id": 3, "name": "leaf3"}}
+            })),
+            [("leaf3".to_owned(), 3)].into()
+        );
+        assert_eq!(
+            ids(serde_json::json!({
+                "event": "updated", "object_type": "dcim.device",
+                "data": {"id": 1, "name": "leaf1-new"},
+                "snapshots": {"prechange": {"name": "leaf1"}}
+            })),
+            [("leaf1-new".to_owned(), 1)].into(),
+            "the old name has no id: the re-sync goes by names"
+        );
+        assert!(
+            ids(serde_json::json!({
+                "event": "deleted", "object_type": "dcim.device",
+                "data": {"id": 1, "name": "leaf1"}
+            }))
+            .is_empty()
+        );
+        assert!(
+            ids(serde_json::json!({"event": "updated", "object_type": "ipam.vlan", "data": {"id": 4}}))
+                .is_empty()
         );
     }
 

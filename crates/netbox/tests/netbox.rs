@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use fabric_netbox::{ClientError, ClientOptions, Token, seed, sync};
+use fabric_netbox::{ClientError, ClientOptions, Token, seed, sync, sync_devices};
 use serde_json::json;
 
 #[tokio::test]
@@ -226,6 +226,19 @@ async fn an_unreachable_netbox_is_retried_then_reported() {
         },
     )
     .unwrap();
+    // One request: tried three times, counted as such.
+    let err = client
+        .get::<serde_json::Value>("api/status/", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Unreachable { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(client.counters().requests(), 3);
+    assert_eq!(client.counters().retries(), 2);
+    assert_eq!(client.counters().failures(), 1);
+    // A sync (several requests at once) fails the same way.
     let err = sync(&client, &common::config_for_site("lab"))
         .await
         .unwrap_err();
@@ -235,9 +248,6 @@ async fn an_unreachable_netbox_is_retried_then_reported() {
         matches!(err.source, ClientError::Unreachable { attempts: 3, .. }),
         "{err:?}"
     );
-    assert_eq!(client.counters().requests(), 3);
-    assert_eq!(client.counters().retries(), 2);
-    assert_eq!(client.counters().failures(), 1);
 }
 
 #[tokio::test]
@@ -351,39 +361,13 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let secret = "hook-secret-for-tests";
-    // Remove what an earlier run left, then a webhook and an event rule for this device only.
-    for path in ["api/extras/event-rules/", "api/extras/webhooks/"] {
-        #[derive(serde::Deserialize)]
-        struct Id {
-            id: u64,
-        }
-        let old: Vec<Id> = client
-            .list(path, &[("name", "fabric-netbox-test".into())])
-            .await
-            .unwrap();
-        for o in old {
-            client
-                .delete(&format!("{path}{}/", o.id), None)
-                .await
-                .unwrap();
-        }
-    }
-    let hook = seed::ensure(
+    // A webhook and an event rule for this device only.
+    let hook = seed::interface_webhook(
         &client,
-        "api/extras/webhooks/",
-        &[("name", "fabric-netbox-test".into())],
-        json!({"name": "fabric-netbox-test", "payload_url": format!("http://127.0.0.1:{port}/webhooks/netbox"),
-               "http_method": "POST", "http_content_type": "application/json", "secret": secret}),
-    )
-    .await
-    .unwrap();
-    let rule = seed::ensure(
-        &client,
-        "api/extras/event-rules/",
-        &[("name", "fabric-netbox-test".into())],
-        json!({"name": "fabric-netbox-test", "object_types": ["dcim.interface"], "event_types": ["object_updated"],
-               "action_type": "webhook", "action_object_type": "extras.webhook", "action_object_id": hook,
-               "conditions": {"attr": "device.name", "value": "t-hook-1"}, "enabled": true}),
+        "fabric-netbox-test",
+        &format!("http://127.0.0.1:{port}/webhooks/netbox"),
+        secret,
+        "t-hook-1",
     )
     .await
     .unwrap();
@@ -397,14 +381,7 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         .unwrap();
     let received =
         tokio::time::timeout(Duration::from_secs(180), receive_one_request(&listener)).await;
-    client
-        .delete(&format!("api/extras/event-rules/{rule}/"), None)
-        .await
-        .unwrap();
-    client
-        .delete(&format!("api/extras/webhooks/{hook}/"), None)
-        .await
-        .unwrap();
+    seed::remove_webhook(&client, hook).await.unwrap();
     let (headers, body) = received.expect(
         "NetBox sent no webhook within 180 s: is its worker running (scripts/netbox.sh starts `netbox rqworker`), or is its queue long (redis-cli llen rq:queue:default)?",
     );
@@ -437,4 +414,67 @@ async fn a_real_netbox_webhook_verifies_and_names_its_device() {
         event.affected(),
         fabric_netbox::Affected::Devices(["t-hook-1".to_owned()].into())
     );
+}
+
+#[tokio::test]
+async fn a_webhook_sync_reads_only_the_named_devices() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let client = common::ready_client().await;
+    let created = common::site_with_devices(
+        &client,
+        "t-part",
+        &[
+            ("t-part-1", "192.0.2.61/32", 3),
+            ("t-part-2", "192.0.2.62/32", 3),
+            ("t-part-3", "192.0.2.63/32", 3),
+        ],
+    )
+    .await;
+    let config = common::config_for_site("t-part");
+    let full = sync(&client, &config).await.unwrap();
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let id_of = |n: &str| (n.to_owned(), created.devices[n]);
+
+    // By name: the device list first, then its components (and the VNIs alongside).
+    let by_name = sync_devices(&client, &config, &names(&["t-part-1"]), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(by_name.devices, vec![full.devices[0].clone()]);
+    assert_eq!(by_name.requests, 5);
+    // With the ids of the payload: the same, all in one round trip.
+    let by_id = sync_devices(
+        &client,
+        &config,
+        &names(&["t-part-1", "t-part-2"]),
+        &[id_of("t-part-1"), id_of("t-part-2")].into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_id.devices, full.devices[..2].to_vec());
+    assert_eq!(by_id.requests, 5);
+
+    // A deleted device's id is refused by NetBox's component filters: the sync goes by name
+    // and finds the device gone.
+    client
+        .delete(
+            &format!("api/dcim/devices/{}/", created.devices["t-part-3"]),
+            None,
+        )
+        .await
+        .unwrap();
+    let gone = sync_devices(
+        &client,
+        &config,
+        &names(&["t-part-3"]),
+        &[id_of("t-part-3")].into(),
+    )
+    .await
+    .unwrap();
+    assert!(gone.devices.is_empty() && gone.errors.is_empty());
+    assert!(!gone.selected_device_names().contains("t-part-3"));
+    // A device of another site is outside the filters.
+    let other = sync_devices(&client, &config, &names(&["t-del-2"]), &BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(other.devices.is_empty());
 }

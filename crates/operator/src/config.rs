@@ -3,10 +3,15 @@
 //! controller and the lab.
 
 use fabric_api::{
-    DriftPolicy, FabricDevice, device::TlsMode as ApiTlsMode, k8s_openapi::api::core::v1::Secret,
+    DriftPolicy, FabricDevice,
+    device::TlsMode as ApiTlsMode,
+    event::{CONTESTED_ANNOTATION, REMEDIATE_ANNOTATION},
+    k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta},
     kube::ResourceExt,
 };
-use fabric_engine::{DeviceConfig, DeviceKey, EffectivePolicy, Target};
+use fabric_engine::{
+    DeviceConfig, DeviceKey, EffectivePolicy, ManualRequest, Target, WebhookTarget,
+};
 use fabric_gnmi::client::{Credentials, TlsMode};
 
 /// Why a device cannot be watched yet; shown in its Ready condition.
@@ -24,7 +29,7 @@ pub enum ConfigError {
 
 /// Reads `key` of a Secret, from `data` or (as kubectl apply leaves it before the API server
 /// merges it) `stringData`.
-fn secret_text(secret: &Secret, key: &str) -> Result<String, ConfigError> {
+pub(crate) fn secret_text(secret: &Secret, key: &str) -> Result<String, ConfigError> {
     let name = secret.name_any();
     if let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(key)) {
         return String::from_utf8(bytes.0.clone()).map_err(|_| ConfigError::SecretKeyNotText {
@@ -97,8 +102,84 @@ pub fn device_config(
         policy: EffectivePolicy {
             name: policy.map(|p| p.name_any()),
             rules: policy.map(|p| p.spec.rules.clone()).unwrap_or_default(),
+            webhooks: policy
+                .map(|p| webhooks(p, &find_secret))
+                .unwrap_or_default(),
         },
+        remediate_request: remediate_request(device),
+        clear_contested: device
+            .annotations()
+            .get(CONTESTED_ANNOTATION)
+            .map(String::as_str)
+            == Some("clear"),
     })
+}
+
+/// The policy's webhooks whose URL Secret can be read. One that cannot is left out (and logged;
+/// the DriftPolicy's status says so) rather than keep the devices from being watched.
+fn webhooks(
+    policy: &DriftPolicy,
+    find_secret: &impl Fn(&str) -> Option<Secret>,
+) -> Vec<WebhookTarget> {
+    policy
+        .spec
+        .rules
+        .notifications
+        .webhooks
+        .iter()
+        .filter_map(|w| {
+            let secret = find_secret(&w.url_secret_ref.name);
+            match secret.map(|s| secret_text(&s, &w.url_secret_ref.key)) {
+                Some(Ok(url)) => Some(WebhookTarget {
+                    name: w.name.clone(),
+                    url: url.trim().to_owned(),
+                    format: w.format,
+                }),
+                Some(Err(e)) => {
+                    tracing::warn!(policy = %policy.name_any(), webhook = %w.name, error = %e, "webhook left out");
+                    None
+                }
+                None => {
+                    tracing::warn!(policy = %policy.name_any(), webhook = %w.name, secret = %w.url_secret_ref.name, "webhook left out: its Secret is not found");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// The remediate annotation, when its value is not the one the status says was handled.
+fn remediate_request(device: &FabricDevice) -> Option<ManualRequest> {
+    let token = device.annotations().get(REMEDIATE_ANNOTATION)?;
+    let handled = device
+        .status
+        .as_ref()
+        .and_then(|s| s.handled_remediate_request.as_ref());
+    (handled != Some(token)).then(|| ManualRequest {
+        token: token.clone(),
+        by: annotation_manager(&device.metadata, REMEDIATE_ANNOTATION)
+            .map_or_else(|| "unknown".to_owned(), |(manager, _)| manager),
+    })
+}
+
+/// The field manager that last set annotation `key`, from managedFields, and when: who decided.
+pub fn annotation_manager(
+    meta: &ObjectMeta,
+    key: &str,
+) -> Option<(String, Option<jiff::Timestamp>)> {
+    let field = format!("f:{key}");
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| {
+            m.fields_v1
+                .as_ref()
+                .and_then(|f| f.0.get("f:metadata"))
+                .and_then(|m| m.get("f:annotations"))
+                .is_some_and(|a| a.get(&field).is_some())
+        })
+        .max_by_key(|m| m.time.as_ref().map(|t| t.0))
+        .and_then(|m| Some((m.manager.clone()?, m.time.as_ref().map(|t| t.0))))
 }
 
 #[cfg(test)]
@@ -161,5 +242,103 @@ spec:
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "Secret \"creds\" has no key \"password\"");
+    }
+
+    fn annotated(pairs: &[(&str, &str)], managers: &[(&str, &str, i64)]) -> FabricDevice {
+        use fabric_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+            FieldsV1, ManagedFieldsEntry, Time,
+        };
+        let mut d = device(LEAF);
+        d.metadata.annotations = Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        d.metadata.managed_fields = Some(
+            managers
+                .iter()
+                .map(|(manager, annotation, second)| ManagedFieldsEntry {
+                    manager: Some(manager.to_string()),
+                    operation: Some("Update".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(*second).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({
+                        "f:metadata": {"f:annotations": {format!("f:{annotation}"): {}}}
+                    }))),
+                    ..Default::default()
+                })
+                .collect(),
+        );
+        d
+    }
+
+    #[test]
+    fn a_new_remediate_value_is_a_request_by_the_manager_that_set_it() {
+        let d = annotated(
+            &[(REMEDIATE_ANNOTATION, "2026-11-21T12:00:00Z")],
+            &[
+                (
+                    "argocd-controller",
+                    "fabric.netops.dev/other",
+                    1_800_000_000,
+                ),
+                ("kubectl-fabric", REMEDIATE_ANNOTATION, 1_800_000_100),
+            ],
+        );
+        let config = device_config(
+            &d,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            config.remediate_request,
+            Some(ManualRequest {
+                token: "2026-11-21T12:00:00Z".into(),
+                by: "kubectl-fabric".into()
+            })
+        );
+        // Once the status says the value was handled, it is no longer a request.
+        let mut handled = d.clone();
+        handled.status = Some(fabric_api::FabricDeviceStatus {
+            handled_remediate_request: Some("2026-11-21T12:00:00Z".into()),
+            ..Default::default()
+        });
+        let config = device_config(
+            &handled,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert_eq!(config.remediate_request, None);
+        assert!(!config.clear_contested);
+    }
+
+    #[test]
+    fn the_newest_manager_of_an_annotation_is_who_decided() {
+        let d = annotated(
+            &[],
+            &[
+                ("alice", REMEDIATE_ANNOTATION, 1_800_000_000),
+                ("bob", REMEDIATE_ANNOTATION, 1_800_000_200),
+                ("carol", CONTESTED_ANNOTATION, 1_800_000_300),
+            ],
+        );
+        assert_eq!(
+            annotation_manager(&d.metadata, REMEDIATE_ANNOTATION).map(|(m, _)| m),
+            Some("bob".into())
+        );
+        assert_eq!(
+            annotation_manager(&d.metadata, "fabric.netops.dev/none"),
+            None
+        );
+        let clear = annotated(&[(CONTESTED_ANNOTATION, "clear")], &[]);
+        let config = device_config(
+            &clear,
+            |_| Some(secret(&[("username", "u"), ("password", "p")])),
+            None,
+        )
+        .unwrap();
+        assert!(config.clear_contested);
     }
 }

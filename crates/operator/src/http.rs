@@ -1,5 +1,5 @@
 //! The operator's HTTP endpoints: `/metrics` (Prometheus), `/healthz` (the process serves),
-//! `/readyz` (leader, CRDs found, controllers running).
+//! `/readyz` (leader, CRDs found, controllers running), `/webhooks/netbox` (NetBox's webhooks).
 
 use std::{
     net::SocketAddr,
@@ -9,9 +9,16 @@ use std::{
     },
 };
 
-use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+};
 
-use crate::metrics::Metrics;
+use crate::{k8s::netbox::Webhooks, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -45,8 +52,29 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
+async fn netbox_webhook(
+    State(hooks): State<Arc<Webhooks>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let signature = headers
+        .get(fabric_netbox::webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let answer = hooks.receive(&body, signature);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, answer.message)
+}
+
+/// `POST /webhooks/netbox`: 401 unless `X-Hook-Signature` verifies with a NetBoxSource's
+/// webhook secret; 200 once the affected devices' re-sync is queued.
+pub fn netbox_router(hooks: Arc<Webhooks>) -> Router {
+    Router::new()
+        .route("/webhooks/netbox", post(netbox_webhook))
+        .with_state(hooks)
+}
+
 /// Serves until the process ends.
-pub async fn serve(addr: SocketAddr, state: HttpState) -> std::io::Result<()> {
+pub async fn serve(addr: SocketAddr, router: Router) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, router(state)).await
+    axum::serve(listener, router).await
 }

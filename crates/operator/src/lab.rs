@@ -23,7 +23,8 @@ use fabric_api::{
     validation::Validator,
 };
 use fabric_engine::{
-    DeviceConfig, Engine, EngineOptions, Reachability, SyncState,
+    Decision, DecisionAction, DeviceConfig, DeviceKey, Engine, EngineOptions, ManualRequest, Phase,
+    Reachability, SyncState,
     memory::{MemoryPort, MemoryState},
 };
 use fabric_sim::{Sim, SimHandle, topology::Topology};
@@ -127,9 +128,95 @@ pub fn write_embedded(dir: &Path) -> anyhow::Result<PathBuf> {
 /// The lab running: fabric-sim serving the devices, the engine watching them.
 pub struct LiveLab {
     pub sim: SimHandle,
-    pub engine: Engine<MemoryPort>,
+    pub control: Arc<LabControl>,
     pub port: Arc<MemoryPort>,
     pub lab: Lab,
+}
+
+/// What a person does to the lab's drift events and devices, in place of `kubectl annotate`:
+/// approve or reject an event, trigger a remediation, lift the flap guard.
+pub struct LabControl {
+    pub engine: Engine<MemoryPort>,
+    port: Arc<MemoryPort>,
+    configs: tokio::sync::Mutex<std::collections::BTreeMap<String, DeviceConfig>>,
+}
+
+/// Why a lab request was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LabError {
+    #[error("no drift event {0}")]
+    NoEvent(String),
+    #[error("drift event {event} is {phase}, not Pending: nothing to decide")]
+    NotPending { event: String, phase: &'static str },
+    #[error("no device {0}")]
+    NoDevice(String),
+}
+
+/// Who decides in the lab (in a cluster: the field manager of the annotation).
+const LAB_USER: &str = "lab-user";
+
+impl LabControl {
+    /// Approves (`approve: true`) or rejects a Pending event, as the approval annotation does.
+    pub async fn decide(&self, event: &str, approve: bool) -> Result<(), LabError> {
+        let (device, phase) = {
+            let state = self.port.snapshot();
+            let e = state
+                .events
+                .iter()
+                .find(|e| e.name == event)
+                .ok_or_else(|| LabError::NoEvent(event.to_owned()))?;
+            (e.record.device.clone(), e.phase)
+        };
+        if phase != Phase::Pending {
+            return Err(LabError::NotPending {
+                event: event.to_owned(),
+                phase: phase.as_str(),
+            });
+        }
+        let decision = Decision {
+            action: if approve {
+                DecisionAction::Approve
+            } else {
+                DecisionAction::Reject
+            },
+            by: LAB_USER.to_owned(),
+            at: jiff::Timestamp::now(),
+        };
+        self.engine.decide(&device, event, decision).await;
+        Ok(())
+    }
+
+    /// Remediates the device's current drift once, in any mode (the remediate annotation).
+    pub async fn remediate(&self, device: &str) -> Result<(), LabError> {
+        self.edit(device, |c| {
+            c.remediate_request = Some(ManualRequest {
+                token: jiff::Timestamp::now().to_string(),
+                by: LAB_USER.to_owned(),
+            })
+        })
+        .await
+    }
+
+    /// Lifts the flap guard (the contested annotation set to `clear`).
+    pub async fn clear_contested(&self, device: &str) -> Result<(), LabError> {
+        self.edit(device, |c| c.clear_contested = true).await?;
+        // Taken: the request is not repeated by later changes (the operator removes the annotation).
+        self.edit(device, |c| c.clear_contested = false).await
+    }
+
+    async fn edit(
+        &self,
+        device: &str,
+        change: impl FnOnce(&mut DeviceConfig),
+    ) -> Result<(), LabError> {
+        let mut configs = self.configs.lock().await;
+        let config = configs
+            .get_mut(device)
+            .ok_or_else(|| LabError::NoDevice(device.to_owned()))?;
+        change(config);
+        self.engine.apply(config.clone()).await;
+        Ok(())
+    }
 }
 
 impl LiveLab {
@@ -140,22 +227,40 @@ impl LiveLab {
         topology: Topology,
         options: EngineOptions,
     ) -> anyhow::Result<LiveLab> {
+        Self::start_with(lab, topology, options, |_| {}).await
+    }
+
+    /// [`LiveLab::start`], with each device's config passed through `edit` first (tests use it
+    /// to point webhooks at a local server, or shorten a policy's timings).
+    pub async fn start_with(
+        lab: Lab,
+        topology: Topology,
+        options: EngineOptions,
+        edit: impl Fn(&mut DeviceConfig),
+    ) -> anyhow::Result<LiveLab> {
         let sim = Sim::start(topology, "127.0.0.1".parse().expect("an IP"))
             .await
             .context("starting fabric-sim (is another lab already running on the lab ports?)")?;
         let port = Arc::new(MemoryPort::new());
         let engine = Engine::new(port.clone(), options);
+        let mut configs = std::collections::BTreeMap::new();
         for (name, config) in lab.device_configs() {
             let mut config = config.with_context(|| format!("device {name}"))?;
             let addr: SocketAddr = sim
                 .addr(&name)
                 .with_context(|| format!("the topology has no device {name}"))?;
             config.target.address = addr.to_string();
-            engine.apply(config).await;
+            edit(&mut config);
+            engine.apply(config.clone()).await;
+            configs.insert(name, config);
         }
         Ok(LiveLab {
             sim,
-            engine,
+            control: Arc::new(LabControl {
+                engine,
+                port: port.clone(),
+                configs: tokio::sync::Mutex::new(configs),
+            }),
             port,
             lab,
         })
@@ -173,9 +278,69 @@ impl LiveLab {
     }
 
     pub async fn stop(self) {
-        self.engine.shutdown().await;
+        self.control.engine.shutdown().await;
         self.sim.shutdown().await;
     }
+}
+
+/// The lab's decision endpoint, for `curl`: `POST /events/{name}/approve`, `.../reject`,
+/// `POST /devices/{name}/remediate`, `POST /devices/{name}/contested/clear`.
+pub fn control_router(control: Arc<LabControl>) -> axum::Router {
+    use axum::{
+        extract::{Path as UrlPath, State},
+        http::StatusCode,
+        routing::post,
+    };
+    type Reply = (StatusCode, String);
+    fn reply(result: Result<(), LabError>, done: String) -> Reply {
+        match result {
+            Ok(()) => (StatusCode::ACCEPTED, format!("{done}\n")),
+            Err(e @ (LabError::NoEvent(_) | LabError::NoDevice(_))) => {
+                (StatusCode::NOT_FOUND, format!("{e}\n"))
+            }
+            Err(e @ LabError::NotPending { .. }) => (StatusCode::CONFLICT, format!("{e}\n")),
+        }
+    }
+    axum::Router::new()
+        .route(
+            "/events/{name}/approve",
+            post(
+                |State(c): State<Arc<LabControl>>, UrlPath(name): UrlPath<String>| async move {
+                    reply(c.decide(&name, true).await, format!("{name}: approved"))
+                },
+            ),
+        )
+        .route(
+            "/events/{name}/reject",
+            post(
+                |State(c): State<Arc<LabControl>>, UrlPath(name): UrlPath<String>| async move {
+                    reply(c.decide(&name, false).await, format!("{name}: rejected"))
+                },
+            ),
+        )
+        .route(
+            "/devices/{name}/remediate",
+            post(
+                |State(c): State<Arc<LabControl>>, UrlPath(name): UrlPath<String>| async move {
+                    reply(
+                        c.remediate(&name).await,
+                        format!("{name}: remediation requested"),
+                    )
+                },
+            ),
+        )
+        .route(
+            "/devices/{name}/contested/clear",
+            post(
+                |State(c): State<Arc<LabControl>>, UrlPath(name): UrlPath<String>| async move {
+                    reply(
+                        c.clear_contested(&name).await,
+                        format!("{name}: flap guard cleared"),
+                    )
+                },
+            ),
+        )
+        .with_state(control)
 }
 
 /// The live view: one line per device, then the drift events, newest first.
@@ -193,7 +358,7 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
         .map(str::to_owned),
     ];
     for d in &lab.devices {
-        let key = fabric_engine::DeviceKey::new(d.namespace().unwrap_or_default(), d.name_any());
+        let key = DeviceKey::new(d.namespace().unwrap_or_default(), d.name_any());
         let Some(r) = state.reports.get(&key) else {
             rows.push([
                 d.name_any(),
@@ -212,14 +377,20 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
             Reachability::Unreachable { reason, .. } => format!("False ({})", reason.as_str()),
         };
         let (sync, drifts) = match &r.sync {
+            _ if r.remediating => ("Remediating", "-".to_owned()),
             SyncState::InSync => ("InSync", "0".to_owned()),
             SyncState::Unknown => ("Unknown", "-".to_owned()),
             SyncState::Drifted { count, .. } => ("Drifted", count.to_string()),
         };
+        let sync = if r.contested.is_empty() {
+            sync.to_owned()
+        } else {
+            format!("{sync} (Contested)")
+        };
         rows.push([
             d.name_any(),
             reachable,
-            sync.to_owned(),
+            sync,
             drifts,
             r.policy_name.clone().unwrap_or_else(|| "<none>".into()),
             r.mode.as_str().to_owned(),
@@ -228,8 +399,19 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
     }
     let mut out = table(&rows);
     if !state.events.is_empty() {
-        let mut events =
-            vec![["EVENT", "DEVICE", "PATHS", "MODE", "PHASE", "FIRST PATH"].map(str::to_owned)];
+        let mut events = vec![
+            [
+                "EVENT",
+                "DEVICE",
+                "PATHS",
+                "MODE",
+                "PHASE",
+                "REASON",
+                "DECIDED",
+                "FIRST PATH",
+            ]
+            .map(str::to_owned),
+        ];
         for e in state.events.iter().rev().take(15) {
             events.push([
                 e.name.clone(),
@@ -237,6 +419,11 @@ pub fn render_live(lab: &Lab, state: &MemoryState) -> String {
                 e.record.drift.len().to_string(),
                 e.record.mode.as_str().to_owned(),
                 e.phase.as_str().to_owned(),
+                e.reason.clone().unwrap_or_default(),
+                e.decision
+                    .as_ref()
+                    .map(|d| format!("{} by {}", d.action.as_str(), d.by))
+                    .unwrap_or_default(),
                 e.record
                     .drift
                     .first()

@@ -7,3 +7,4 @@ pub mod http;
 pub mod k8s;
 pub mod lab;
 pub mod metrics;
+pub mod rbac;

@@ -46,6 +46,9 @@ enum Command {
         /// This replica's identity in the Lease (defaults to the pod name).
         #[arg(long, env = "POD_NAME")]
         identity: Option<String>,
+        /// Remediations in flight at once across the fleet; others wait for a slot.
+        #[arg(long, default_value_t = 16, env = "FABRIC_MAX_CONCURRENT_REMEDIATIONS", value_parser = clap::value_parser!(u16).range(1..))]
+        max_concurrent_remediations: u16,
     },
     /// The lab fabric (2 spines, 8 leaves) on a simulated fabric, no cluster needed.
     Lab {
@@ -58,6 +61,9 @@ enum Command {
         /// Address of fabric-sim's fault-injection endpoint.
         #[arg(long, default_value = "127.0.0.1:16000")]
         control: SocketAddr,
+        /// Address of the lab's decision endpoint (approve, reject, remediate; see README).
+        #[arg(long, default_value = "127.0.0.1:16100")]
+        api: SocketAddr,
         /// Print the fabric once every device has synced, then exit.
         #[arg(long)]
         once: bool,
@@ -103,11 +109,15 @@ async fn run(
     leader_elect: bool,
     lease_namespace: String,
     identity: Option<String>,
+    max_concurrent_remediations: u16,
 ) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes configuration (in-cluster or kubeconfig)")?;
-    let options = fabric_engine::EngineOptions::default();
+    let options = fabric_engine::EngineOptions {
+        max_concurrent_remediations: max_concurrent_remediations.into(),
+        ..Default::default()
+    };
     let ready = Arc::new(AtomicBool::new(false));
     // The engine's counters are created with it; the metrics read them at scrape time.
     let stats = Arc::new(fabric_engine::Stats::default());
@@ -116,8 +126,12 @@ async fn run(
         metrics: metrics.clone(),
         ready: ready.clone(),
     };
+    let netbox = k8s::netbox::NetBoxSync::new(client.clone(), metrics.clone());
+    let routes = http::router(state).merge(http::netbox_router(k8s::netbox::Webhooks::start(
+        netbox.clone(),
+    )));
     tokio::spawn(async move {
-        if let Err(e) = http::serve(http_addr, state).await {
+        if let Err(e) = http::serve(http_addr, routes).await {
             tracing::error!(error = %e, %http_addr, "HTTP server stopped");
         }
     });
@@ -144,7 +158,7 @@ async fn run(
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
     let port = k8s::port::KubePort::start(client.clone(), metrics);
-    let shutdown = async move {
+    let shutdown = futures::FutureExt::shared(Box::pin(async move {
         match lost_leadership {
             Some(lost) => tokio::select! {
                 _ = shutdown_signal() => {}
@@ -152,9 +166,11 @@ async fn run(
             },
             None => shutdown_signal().await,
         }
-    };
+    }));
     info!("fabric-operator running");
+    let netbox_done = tokio::spawn(k8s::netbox::run(client.clone(), netbox, shutdown.clone()));
     k8s::controller::run(client, port, options, stats, shutdown).await?;
+    netbox_done.await?;
     Ok(())
 }
 
@@ -162,6 +178,7 @@ async fn run_lab(
     manifests: Option<PathBuf>,
     topology: Option<PathBuf>,
     control: SocketAddr,
+    api: SocketAddr,
     once: bool,
 ) -> anyhow::Result<()> {
     let (lab, topology_path) = match (manifests, topology) {
@@ -196,9 +213,17 @@ async fn run_lab(
             device.addr()
         )?;
     }
+    let api_listener = tokio::net::TcpListener::bind(api)
+        .await
+        .with_context(|| format!("binding the lab's decision endpoint on {api}"))?;
+    let api = api_listener.local_addr()?;
+    let router = lab::control_router(live.control.clone());
+    tokio::spawn(async move { axum::serve(api_listener, router).await });
     writeln!(
         out,
-        "fabric-sim fault injection: http://{control}/devices\n"
+        "fabric-sim fault injection: http://{control}/devices\n\
+         decisions: curl -X POST http://{api}/events/<event>/approve (or reject), \
+         http://{api}/devices/<device>/remediate\n"
     )?;
     let state = live.wait_synced(std::time::Duration::from_secs(60)).await?;
     if once {
@@ -249,20 +274,28 @@ fn main() -> anyhow::Result<()> {
             leader_elect,
             lease_namespace,
             identity,
+            max_concurrent_remediations,
         } => {
             init_logging(cli.log_json, "info");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(run(http_addr, leader_elect, lease_namespace, identity))?;
+            runtime.block_on(run(
+                http_addr,
+                leader_elect,
+                lease_namespace,
+                identity,
+                max_concurrent_remediations,
+            ))?;
         }
         Command::Lab {
             manifests,
             topology,
             control,
+            api,
             once,
         } => {
             init_logging(cli.log_json, "warn");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(run_lab(manifests, topology, control, once))?;
+            runtime.block_on(run_lab(manifests, topology, control, api, once))?;
         }
     }
     Ok(())

@@ -22,6 +22,8 @@ pub struct Metrics {
     /// A device change reaching the port (right after its notification is evaluated) → its
     /// status written, seconds.
     pub detection_latency: Histogram,
+    /// The NetBoxSource controller's.
+    pub netbox: crate::k8s::netbox::NetboxMetrics,
 }
 
 /// Exposes the engine's counters at scrape time, so the hot path only bumps atomics.
@@ -31,13 +33,22 @@ struct EngineCollector(Arc<Stats>);
 impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let stats = &self.0;
-        let gauge = ConstGauge::new(stats.sessions.load(Ordering::Relaxed) as i64);
-        gauge.encode(encoder.encode_descriptor(
-            "fabric_sessions",
-            "gNMI sessions running",
-            None,
-            gauge.metric_type(),
-        )?)?;
+        for (name, help, value) in [
+            ("fabric_sessions", "gNMI sessions running", &stats.sessions),
+            (
+                "fabric_devices_reachable",
+                "devices whose gNMI target answers",
+                &stats.reachable,
+            ),
+            (
+                "fabric_devices_drifted",
+                "devices with reported drift",
+                &stats.drifted,
+            ),
+        ] {
+            let gauge = ConstGauge::new(value.load(Ordering::Relaxed) as i64);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
         for (name, help, value) in [
             (
                 "fabric_notifications",
@@ -58,6 +69,36 @@ impl Collector for EngineCollector {
                 "fabric_drift_events_opened",
                 "DriftEvents opened",
                 &stats.events_opened,
+            ),
+            (
+                "fabric_remediation_attempts",
+                "remediation SetRequests sent",
+                &stats.remediations,
+            ),
+            (
+                "fabric_remediations_confirmed",
+                "remediations the devices confirmed (leaves back at intent)",
+                &stats.remediated,
+            ),
+            (
+                "fabric_remediation_failures",
+                "remediation attempts that failed (Set refused or not confirmed in time)",
+                &stats.remediation_failures,
+            ),
+            (
+                "fabric_webhooks_delivered",
+                "webhook notifications delivered",
+                &stats.webhooks_sent,
+            ),
+            (
+                "fabric_webhook_failures",
+                "webhook delivery attempts that failed",
+                &stats.webhook_failures,
+            ),
+            (
+                "fabric_webhooks_dropped",
+                "webhook notifications given up after their retries, or dropped on a full queue",
+                &stats.webhooks_dropped,
             ),
         ] {
             let counter = ConstCounter::new(value.load(Ordering::Relaxed));
@@ -95,11 +136,13 @@ impl Metrics {
             detection_latency.clone(),
         );
         registry.register_collector(Box::new(EngineCollector(engine)));
+        let netbox = crate::k8s::netbox::NetboxMetrics::register(&mut registry);
         Metrics {
             registry,
             api_writes,
             drift_events,
             detection_latency,
+            netbox,
         }
     }
 

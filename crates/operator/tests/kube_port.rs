@@ -11,7 +11,8 @@ use fabric_api::{
 };
 use fabric_drift::{DriftItem, DriftKind, Plan, policy::Mode};
 use fabric_engine::{
-    DeviceKey, DeviceReport, EventRecord, Phase, Port, Reachability, Stats, SyncState,
+    Decision, DecisionAction, DeviceKey, DeviceReport, EventRecord, EventUpdate, KnownEvent,
+    Outcome, Phase, Port, Reachability, Stats, SyncState,
 };
 use fabric_operator::{k8s::port::KubePort, metrics::Metrics};
 use kube_fake_client::ClientBuilder;
@@ -87,30 +88,41 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
     assert_eq!(event.spec.drifts[0].expected, Some(serde_json::json!(9214)));
     assert_eq!(
         event.status.as_ref().and_then(|s| s.phase),
-        Some(ApiPhase::Pending)
+        None,
+        "one write per episode: the phase of a new event is its mode's first"
     );
 
-    // Open events are what a restarted engine adopts.
-    let open = port.open_events(&DeviceKey::new("lab", "leaf1")).await?;
-    assert_eq!(open, vec![(name.clone(), fp.clone())]);
+    let writes = metrics.render();
+    assert!(
+        writes.contains("fabric_api_writes_total{kind=\"driftevent\"} 1"),
+        "{writes}"
+    );
+    assert!(!writes.contains("driftevent_status"), "{writes}");
 
-    port.close_event(
-        &DeviceKey::new("lab", "leaf1"),
-        &name,
-        Mode::Approve,
-        Phase::Superseded,
+    // Open events are what a restarted engine adopts.
+    let key = DeviceKey::new("lab", "leaf1");
+    let open = port.known_events(&key).await?;
+    assert_eq!(
+        open,
+        vec![KnownEvent {
+            name: name.clone(),
+            fingerprint: fp.clone(),
+            phase: Phase::Pending,
+            decision: None
+        }]
+    );
+
+    let update = EventUpdate::phase(Phase::Superseded).because(
         "DriftChanged",
-    )
-    .await?;
+        "the drift changed before the event was settled",
+    );
+    port.update_event(&key, &name, Mode::Approve, &update)
+        .await?;
     let closed = events.get(&name).await?;
     let status = closed.status.expect("status");
     assert_eq!(status.phase, Some(ApiPhase::Superseded));
     assert_eq!(status.reason.as_deref(), Some("DriftChanged"));
-    assert!(
-        port.open_events(&DeviceKey::new("lab", "leaf1"))
-            .await?
-            .is_empty()
-    );
+    assert!(port.known_events(&key).await?.is_empty());
     let rendered = metrics.render();
     for line in [
         "fabric_drift_events_total{mode=\"approve\",phase=\"Pending\"} 1",
@@ -139,6 +151,10 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
         active_event: Some("leaf1-abababab".into()),
         last_sync: None,
         last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
     };
     port.report(&key, &report).await;
     let devices: Api<FabricDevice> = Api::namespaced(client, "lab");
@@ -171,6 +187,79 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
     assert!(
         rendered.contains("fabric_detection_latency_seconds_count 1"),
         "{rendered}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_decision_stays_on_the_event_through_later_phases_and_a_rejection_is_adopted()
+-> anyhow::Result<()> {
+    let (client, port, _) = setup().await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let fp = "cd".repeat(32);
+    let name = port.open_event(&record(&fp)).await?;
+    let decision = Decision {
+        action: DecisionAction::Approve,
+        by: "kubectl-annotate".into(),
+        at: jiff::Timestamp::from_second(1_800_000_100).unwrap(),
+    };
+    let mut remediating = EventUpdate::phase(Phase::Remediating).because("SetSent", "attempt 1");
+    remediating.decision = Some(decision.clone());
+    remediating.outcome = Some(Outcome {
+        started_at: Some(decision.at),
+        attempts: 1,
+        ..Outcome::default()
+    });
+    port.update_event(&key, &name, Mode::Approve, &remediating)
+        .await?;
+    // A restart in the middle finds the decision, so the remediation is carried on.
+    assert_eq!(
+        port.known_events(&key).await?,
+        vec![KnownEvent {
+            name: name.clone(),
+            fingerprint: fp.clone(),
+            phase: Phase::Remediating,
+            decision: Some(decision.clone()),
+        }]
+    );
+    let mut done = EventUpdate::phase(Phase::Remediated).because("Confirmed", "");
+    done.outcome = Some(Outcome {
+        started_at: Some(decision.at),
+        finished_at: Some(jiff::Timestamp::from_second(1_800_000_101).unwrap()),
+        attempts: 1,
+        error: None,
+        duration: Some(Duration::from_millis(42)),
+    });
+    port.update_event(&key, &name, Mode::Approve, &done).await?;
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let status = events.get(&name).await?.status.expect("status");
+    assert_eq!(status.phase, Some(ApiPhase::Remediated));
+    assert_eq!(status.message, None, "the previous phase's message is gone");
+    let recorded = status.decision.expect("the decision stays");
+    assert_eq!(recorded.by, "kubectl-annotate");
+    assert_eq!(recorded.action, fabric_api::event::DecisionAction::Approve);
+    let result = status.result.expect("result");
+    assert_eq!(result.duration_milliseconds, Some(42));
+    assert_eq!(result.attempts, 1);
+    assert!(port.known_events(&key).await?.is_empty(), "settled");
+
+    // A rejected event, the device's newest, is still known: its drift is not proposed again.
+    let other = "ef".repeat(32);
+    let mut rejected_record = record(&other);
+    rejected_record.detected_at = jiff::Timestamp::from_second(1_800_000_200).unwrap();
+    let rejected = port.open_event(&rejected_record).await?;
+    let mut reject = EventUpdate::phase(Phase::Rejected).because("Rejected", "");
+    reject.decision = Some(Decision {
+        action: DecisionAction::Reject,
+        ..decision
+    });
+    port.update_event(&key, &rejected, Mode::Approve, &reject)
+        .await?;
+    let known = port.known_events(&key).await?;
+    assert_eq!(known.len(), 1, "{known:?}");
+    assert_eq!(
+        (known[0].name.as_str(), known[0].phase),
+        (rejected.as_str(), Phase::Rejected)
     );
     Ok(())
 }

@@ -104,6 +104,22 @@ pub async fn fresh_site(client: &Client, site: &str) -> seed::Base {
         .expect("seeding the test site")
 }
 
+/// A fresh site with simple devices, each `(name, management address, ports)`.
+pub async fn site_with_devices(
+    client: &Client,
+    site: &str,
+    devices: &[(&str, &str, usize)],
+) -> seed::Created {
+    let base = fresh_site(client, site).await;
+    let seeds: Vec<seed::DeviceSeed> = devices
+        .iter()
+        .map(|(name, ip, ports)| simple_device(name, ip, *ports, base.mgmt_vrf))
+        .collect();
+    seed::create_devices(client, &base, &seeds)
+        .await
+        .expect("seeding the test devices")
+}
+
 /// A minimal routed device: management port with the primary address, and `ports` Ethernet
 /// ports described `port N`.
 pub fn simple_device(name: &str, mgmt_ip: &str, ports: usize, mgmt_vrf: u64) -> seed::DeviceSeed {

@@ -1,5 +1,6 @@
-//! `fabric-operator run`: the FabricDevice controller that hands devices to the engine, and the
-//! DriftPolicy controller that reports which devices each policy is in force for.
+//! `fabric-operator run`: the FabricDevice controller that hands devices to the engine, the
+//! DriftEvent controller that hands it people's approvals and rejections, and the DriftPolicy
+//! controller that reports which devices each policy is in force for.
 //!
 //! Reconcile is a pipeline: fetch (stores) → build (pure: `config::device_config`,
 //! `selection::policy_for`) → apply (engine, or a status condition when the spec cannot be
@@ -8,8 +9,9 @@
 use std::{sync::Arc, time::Duration};
 
 use fabric_api::{
-    DriftPolicy, FIELD_MANAGER, FabricDevice,
+    DriftEvent, DriftPolicy, FIELD_MANAGER, FabricDevice,
     conditions::{self, Status, reasons, types},
+    event::{APPROVAL_ANNOTATION, CONTESTED_ANNOTATION},
     k8s_openapi::{
         api::core::v1::Secret,
         apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
@@ -28,13 +30,13 @@ use fabric_api::{
     },
     selection::policy_for,
 };
-use fabric_engine::{DeviceKey, Engine};
+use fabric_engine::{Decision, DecisionAction, DeviceKey, Engine};
 use futures::StreamExt;
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::port::KubePort;
-use crate::config::{ConfigError, device_config};
+use crate::config::{ConfigError, annotation_manager, device_config};
 
 /// Finalizer that lets the operator close a device's session before the object goes.
 pub const FINALIZER: &str = "fabric.netops.dev/session";
@@ -103,7 +105,19 @@ async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Resul
                 };
                 match device_config(&device, find_secret, policy) {
                     Ok(config) => {
+                        let clear = config.clear_contested;
                         ctx.engine.apply(config).await;
+                        if clear {
+                            // Handed over: remove the request so it is not taken again later.
+                            let patch =
+                                json!({"metadata": {"annotations": {CONTESTED_ANNOTATION: null}}});
+                            api.patch(
+                                &device.name_any(),
+                                &PatchParams::default(),
+                                &Patch::Merge(&patch),
+                            )
+                            .await?;
+                        }
                         Ok::<Action, Error>(Action::await_change())
                     }
                     Err(e) => {
@@ -155,11 +169,75 @@ async fn not_ready(
     Ok(())
 }
 
+/// What a person decided about a DriftEvent, from its approval annotation: who (the field
+/// manager that set it, from managedFields) and when. Err with a message for a value that is
+/// neither approve nor reject; None without the annotation.
+pub fn approval(event: &DriftEvent) -> Option<Result<Decision, String>> {
+    let value = event.annotations().get(APPROVAL_ANNOTATION)?;
+    let action = match value.trim() {
+        "approve" => DecisionAction::Approve,
+        "reject" => DecisionAction::Reject,
+        other => {
+            return Some(Err(format!(
+                "{APPROVAL_ANNOTATION}={other:?} is not understood: use approve or reject"
+            )));
+        }
+    };
+    let (by, at) = match annotation_manager(&event.metadata, APPROVAL_ANNOTATION) {
+        Some((manager, time)) => (manager, time),
+        None => ("unknown".to_owned(), None),
+    };
+    Some(Ok(Decision {
+        action,
+        by,
+        at: at.unwrap_or_else(jiff::Timestamp::now),
+    }))
+}
+
+/// Hands an approval or rejection to the engine. The engine applies it only if the event is
+/// the device's open event and still waiting, so replays (a restart, a resync) are harmless.
+async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let phase = event.status.as_ref().and_then(|s| s.phase);
+    if phase.is_some_and(fabric_api::event::Phase::is_final) {
+        return Ok(Action::await_change());
+    }
+    let Some(decision) = approval(&event) else {
+        return Ok(Action::await_change());
+    };
+    let name = event.name_any();
+    let device = DeviceKey::new(
+        event.namespace().unwrap_or_default(),
+        event.spec.device.clone(),
+    );
+    match decision {
+        Ok(decision) => {
+            info!(device = %device, event = %name, action = decision.action.as_str(), by = %decision.by, "decision received");
+            if !ctx.engine.decide(&device, &name, decision).await {
+                warn!(device = %device, event = %name, "decision for a device that is not watched; it waits for the device");
+                return Ok(Action::requeue(Duration::from_secs(30)));
+            }
+        }
+        Err(message) => {
+            ctx.engine
+                .port()
+                .warn(&event, "InvalidApproval", message)
+                .await;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+fn on_event_error(event: Arc<DriftEvent>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(event = %event.name_any(), %error, "drift event reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
 /// What the DriftPolicy controller reads: every device and policy, from the watches' stores.
 pub struct PolicyContext {
     pub client: Client,
     pub devices: Store<FabricDevice>,
     pub policies: Store<DriftPolicy>,
+    pub secrets: Store<Secret>,
 }
 
 /// Writes which devices a policy is in force for, when that changed.
@@ -172,10 +250,21 @@ async fn reconcile_policy(
     let devices: Vec<FabricDevice> = ctx.devices.state().iter().map(|d| (**d).clone()).collect();
     let policies = policies_in(&ctx.policies, &namespace);
     let current = policy.status.clone().unwrap_or_default();
+    let has_secret_key = |r: &fabric_drift::policy::SecretKeyRef| {
+        ctx.secrets
+            .get(&ObjectRef::new(&r.name).within(&namespace))
+            .is_some_and(|s| {
+                s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
+                    || s.string_data
+                        .as_ref()
+                        .is_some_and(|d| d.contains_key(&r.key))
+            })
+    };
     let status = super::mapping::policy_status(
         &policy,
         &devices,
         &policies,
+        has_secret_key,
         &current,
         Time(jiff::Timestamp::now()),
     );
@@ -303,6 +392,7 @@ pub async fn run(
         client: client.clone(),
         devices: device_store.clone(),
         policies: policy_store,
+        secrets: secrets.clone(),
     });
     let policy_controller = policy_controller
         .watches(
@@ -317,7 +407,21 @@ pub async fn run(
                     .map(|p| ObjectRef::from_obj(&*p))
             },
         )
-        .graceful_shutdown_on(shutdown);
+        .graceful_shutdown_on(shutdown.clone());
+
+    // Approvals: every DriftEvent change; the engine sorts out which are decisions to act on.
+    let event_controller = Controller::new(
+        Api::<DriftEvent>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(shutdown.clone());
+    let events_done = event_controller
+        .run(reconcile_event, on_event_error, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "drift event controller");
+            }
+        });
 
     let ctx_for_shutdown = ctx.clone();
     let devices_done =
@@ -335,8 +439,62 @@ pub async fn run(
                 warn!(error = %e, "policy controller");
             }
         });
-    futures::join!(devices_done, policies_done);
+    futures::join!(devices_done, policies_done, events_done);
     ctx_for_shutdown.engine.shutdown().await;
     info!("all sessions closed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use fabric_api::k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        FieldsV1, ManagedFieldsEntry, Time,
+    };
+
+    use super::*;
+
+    fn event(value: Option<&str>) -> DriftEvent {
+        let mut e = DriftEvent::default();
+        e.metadata.name = Some("leaf1-abc-1".into());
+        if let Some(v) = value {
+            e.metadata.annotations = Some([(APPROVAL_ANNOTATION.to_owned(), v.to_owned())].into());
+            e.metadata.managed_fields = Some(vec![
+                ManagedFieldsEntry {
+                    manager: Some("fabric-operator".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(1_800_000_000).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({"f:status": {"f:phase": {}}}))),
+                    ..Default::default()
+                },
+                ManagedFieldsEntry {
+                    manager: Some("kubectl-annotate".into()),
+                    time: Some(Time(jiff::Timestamp::from_second(1_800_000_060).unwrap())),
+                    fields_v1: Some(FieldsV1(serde_json::json!({
+                        "f:metadata": {"f:annotations": {format!("f:{APPROVAL_ANNOTATION}"): {}}}
+                    }))),
+                    ..Default::default()
+                },
+            ]);
+        }
+        e
+    }
+
+    #[test]
+    fn an_approval_names_who_set_the_annotation_and_when() {
+        assert!(approval(&event(None)).is_none());
+        let d = approval(&event(Some("approve"))).unwrap().unwrap();
+        assert_eq!(d.action, DecisionAction::Approve);
+        assert_eq!(d.by, "kubectl-annotate");
+        assert_eq!(d.at, jiff::Timestamp::from_second(1_800_000_060).unwrap());
+        let d = approval(&event(Some(" reject "))).unwrap().unwrap();
+        assert_eq!(d.action, DecisionAction::Reject);
+    }
+
+    #[test]
+    fn an_approval_value_that_is_not_understood_is_an_error_that_says_what_to_use() {
+        let err = approval(&event(Some("yes"))).unwrap().unwrap_err();
+        assert_eq!(
+            err,
+            "fabric.netops.dev/approval=\"yes\" is not understood: use approve or reject"
+        );
+    }
 }

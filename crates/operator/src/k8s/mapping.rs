@@ -8,14 +8,17 @@ use fabric_api::{
     conditions::{self, Status, reasons, types},
     device::{AppliedPolicy, MAX_STATUS_PATHS, SubscriptionMode, SubscriptionStatus},
     event::{
-        DEVICE_LABEL, DriftKind, DriftedLeaf, FINGERPRINT_LABEL, MAX_DRIFTED_LEAVES, PlannedValue,
-        RemediationPlan,
+        self as api_event, DEVICE_LABEL, DriftKind, DriftedLeaf, FINGERPRINT_LABEL,
+        MAX_DRIFTED_LEAVES, PlannedValue, RemediationPlan,
     },
     k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time},
     kube::{Resource, ResourceExt},
     selection::{self, policy_for},
 };
-use fabric_engine::{DeviceReport, EventRecord, Reachability, SyncState};
+use fabric_engine::{
+    Decision, DecisionAction, DeviceReport, EventRecord, EventUpdate, KnownEvent, Phase,
+    Reachability, SyncState,
+};
 use fabric_gnmi::Value;
 
 /// A label value holds at most 63 characters; the first 32 hex digits (128 bits) of the
@@ -129,18 +132,169 @@ pub fn device_status(
         .collect();
     status.last_sync_time = report.last_sync.map(Time).or(status.last_sync_time);
     status.last_drift_time = report.last_drift.map(Time).or(status.last_drift_time);
+    status.last_remediation_time = report
+        .last_remediation
+        .map(Time)
+        .or(status.last_remediation_time);
+    status.handled_remediate_request = report
+        .remediate_handled
+        .clone()
+        .or(status.handled_remediate_request);
+
+    let (remediating, reason, message) = if report.remediating {
+        (
+            Status::True,
+            reasons::REMEDIATING,
+            format!(
+                "remediating {}",
+                report.active_event.as_deref().unwrap_or("the drift")
+            ),
+        )
+    } else {
+        (Status::False, reasons::IDLE, String::new())
+    };
+    conditions::set(
+        &mut status.conditions,
+        types::REMEDIATING,
+        remediating,
+        reason,
+        message,
+        generation,
+        now.clone(),
+    );
+    status.contested_paths = report.contested.clone();
+    let (contested, reason, message) = if report.contested.is_empty() {
+        (Status::False, reasons::NOT_CONTESTED, String::new())
+    } else {
+        (
+            Status::True,
+            reasons::FLAPPING,
+            format!(
+                "auto-remediation paused: {} path(s) keep being changed back ({}); annotate fabric.netops.dev/contested=clear to resume",
+                report.contested.len(),
+                report.contested.join(", ")
+            ),
+        )
+    };
+    conditions::set(
+        &mut status.conditions,
+        types::CONTESTED,
+        contested,
+        reason,
+        message,
+        generation,
+        now,
+    );
     status
+}
+
+fn api_phase(phase: Phase) -> api_event::Phase {
+    match phase {
+        Phase::Pending => api_event::Phase::Pending,
+        Phase::Alerted => api_event::Phase::Alerted,
+        Phase::Approved => api_event::Phase::Approved,
+        Phase::Rejected => api_event::Phase::Rejected,
+        Phase::Remediating => api_event::Phase::Remediating,
+        Phase::Remediated => api_event::Phase::Remediated,
+        Phase::Failed => api_event::Phase::Failed,
+        Phase::Superseded => api_event::Phase::Superseded,
+        Phase::Resolved => api_event::Phase::Resolved,
+    }
+}
+
+fn engine_phase(phase: api_event::Phase) -> Phase {
+    match phase {
+        api_event::Phase::Pending => Phase::Pending,
+        api_event::Phase::Alerted => Phase::Alerted,
+        api_event::Phase::Approved => Phase::Approved,
+        api_event::Phase::Rejected => Phase::Rejected,
+        api_event::Phase::Remediating => Phase::Remediating,
+        api_event::Phase::Remediated => Phase::Remediated,
+        api_event::Phase::Failed => Phase::Failed,
+        api_event::Phase::Superseded => Phase::Superseded,
+        api_event::Phase::Resolved => Phase::Resolved,
+    }
+}
+
+fn api_action(action: DecisionAction) -> api_event::DecisionAction {
+    match action {
+        DecisionAction::Approve => api_event::DecisionAction::Approve,
+        DecisionAction::Reject => api_event::DecisionAction::Reject,
+        DecisionAction::Auto => api_event::DecisionAction::Auto,
+        DecisionAction::Manual => api_event::DecisionAction::Manual,
+    }
+}
+
+fn engine_action(action: api_event::DecisionAction) -> DecisionAction {
+    match action {
+        api_event::DecisionAction::Approve => DecisionAction::Approve,
+        api_event::DecisionAction::Reject => DecisionAction::Reject,
+        api_event::DecisionAction::Auto => DecisionAction::Auto,
+        api_event::DecisionAction::Manual => DecisionAction::Manual,
+    }
+}
+
+/// The JSON merge patch of a DriftEvent's status for `update`: phase, reason and message always
+/// (a message of the previous phase is removed); decision, result and supersededBy when the
+/// update carries them, so a decision once recorded stays.
+pub fn event_status_patch(update: &EventUpdate) -> serde_json::Value {
+    let mut status = serde_json::json!({
+        "phase": api_phase(update.phase),
+        "reason": update.reason,
+        "message": update.message,
+    });
+    if let Some(d) = &update.decision {
+        status["decision"] = serde_json::to_value(api_event::Decision {
+            action: api_action(d.action),
+            by: d.by.chars().take(253).collect(),
+            at: Time(d.at),
+        })
+        .expect("a decision serializes");
+    }
+    if let Some(o) = &update.outcome {
+        status["result"] = serde_json::to_value(api_event::RemediationResult {
+            started_at: o.started_at.map(Time),
+            finished_at: o.finished_at.map(Time),
+            error: o.error.clone(),
+            attempts: o.attempts,
+            duration_milliseconds: o.duration.map(|d| d.as_millis() as u64),
+        })
+        .expect("a result serializes");
+    }
+    if let Some(by) = &update.superseded_by {
+        status["supersededBy"] = serde_json::json!(by);
+    }
+    status
+}
+
+/// What the engine needs to know of an existing DriftEvent. One without a phase yet (created,
+/// its first status write not done) is Pending or Alerted by its mode.
+pub fn known_event(event: &DriftEvent) -> KnownEvent {
+    let status = event.status.as_ref();
+    let phase = engine_phase(event.phase());
+    KnownEvent {
+        name: event.name_any(),
+        fingerprint: event.spec.fingerprint.clone(),
+        phase,
+        decision: status.and_then(|s| s.decision.as_ref()).map(|d| Decision {
+            action: engine_action(d.action),
+            by: d.by.clone(),
+            at: d.at.0,
+        }),
+    }
 }
 
 /// The most device names a DriftPolicy's status lists.
 pub const MAX_POLICY_DEVICES: usize = 100;
 
 /// A DriftPolicy's status: the devices (of its namespace) it is in force for, i.e. it matches
-/// them and wins over the other policies that do.
+/// them and wins over the other policies that do; Ready=False when its selector or maintenance
+/// windows cannot be used, or a webhook's URL Secret key is missing (`has_secret_key`).
 pub fn policy_status(
     policy: &DriftPolicy,
     devices: &[FabricDevice],
     policies: &[DriftPolicy],
+    has_secret_key: impl Fn(&fabric_drift::policy::SecretKeyRef) -> bool,
     current: &DriftPolicyStatus,
     now: Time,
 ) -> DriftPolicyStatus {
@@ -154,9 +308,40 @@ pub fn policy_status(
     let mut status = current.clone();
     status.observed_generation = policy.metadata.generation;
     status.matched_devices = u32::try_from(names.len()).unwrap_or(u32::MAX);
-    let valid = selection::matches(&policy.spec.selector, &Default::default());
+    let valid = selection::matches(&policy.spec.selector, &Default::default())
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            fabric_engine::window::Windows::parse(
+                &policy.spec.rules.remediation.maintenance_windows,
+            )
+            .map_err(|e| format!("{e}; auto-remediation waits until it is fixed"))
+        })
+        .and_then(|_| {
+            let missing: Vec<String> = policy
+                .spec
+                .rules
+                .notifications
+                .webhooks
+                .iter()
+                .filter(|w| !has_secret_key(&w.url_secret_ref))
+                .map(|w| {
+                    format!(
+                        "webhook {}: Secret {:?} has no key {:?}",
+                        w.name, w.url_secret_ref.name, w.url_secret_ref.key
+                    )
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}; those notifications are not sent",
+                    missing.join("; ")
+                ))
+            }
+        });
     let (state, reason, message) = match valid {
-        Err(e) => (Status::False, reasons::INVALID_SPEC, e.to_string()),
+        Err(e) => (Status::False, reasons::INVALID_SPEC, e),
         Ok(_) => (
             Status::True,
             reasons::SYNCED,
@@ -240,6 +425,42 @@ pub fn transitions(before: &FabricDeviceStatus, after: &FabricDeviceStatus) -> V
             }
         }
         _ => {}
+    }
+    match (
+        status_of(before, types::CONTESTED),
+        status_of(after, types::CONTESTED),
+    ) {
+        (b, Some((now, message))) if b.as_ref().map(|(s, _)| s) != Some(&now) => {
+            if now == "True" {
+                out.push(Transition {
+                    warning: true,
+                    reason: "Contested",
+                    action: "Remediate",
+                    note: message,
+                });
+            } else if b.as_ref().is_some_and(|(s, _)| s == "True") {
+                out.push(Transition {
+                    warning: false,
+                    reason: "ContestCleared",
+                    action: "Remediate",
+                    note: "auto-remediation resumed".to_owned(),
+                });
+            }
+        }
+        _ => {}
+    }
+    if let (b, Some((now, message))) = (
+        status_of(before, types::REMEDIATING),
+        status_of(after, types::REMEDIATING),
+    ) && now == "True"
+        && b.as_ref().map(|(s, _)| s) != Some(&now)
+    {
+        out.push(Transition {
+            warning: false,
+            reason: "Remediating",
+            action: "Remediate",
+            note: message,
+        });
     }
     out
 }
@@ -372,6 +593,10 @@ mod tests {
             active_event: None,
             last_sync: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
             last_drift: None,
+            remediating: false,
+            contested: vec![],
+            last_remediation: None,
+            remediate_handled: None,
         }
     }
 
@@ -471,6 +696,7 @@ mod tests {
             policy,
             &lab.devices,
             &lab.policies,
+            |_| true,
             &Default::default(),
             at(0),
         )
@@ -558,6 +784,170 @@ mod tests {
                 name: None,
                 mode: Mode::Alert
             })
+        );
+    }
+
+    #[test]
+    fn remediation_and_the_flap_guard_show_as_conditions_and_events() {
+        let mut r = report(Reachability::Reachable, drifted(1));
+        r.active_event = Some("leaf5-ev".into());
+        let idle = device_status(&r, &Default::default(), at(0));
+        let cond = |s: &FabricDeviceStatus, t: &str| {
+            let c = find(&s.conditions, t).unwrap();
+            (c.status.clone(), c.reason.clone())
+        };
+        assert_eq!(
+            cond(&idle, types::REMEDIATING),
+            ("False".into(), "Idle".into())
+        );
+        assert_eq!(
+            cond(&idle, types::CONTESTED),
+            ("False".into(), "NotContested".into())
+        );
+
+        r.remediating = true;
+        let busy = device_status(&r, &idle, at(1));
+        assert_eq!(
+            cond(&busy, types::REMEDIATING),
+            ("True".into(), "Remediating".into())
+        );
+        assert_eq!(
+            transitions(&idle, &busy)
+                .iter()
+                .map(|t| t.reason)
+                .collect::<Vec<_>>(),
+            ["Remediating"]
+        );
+
+        r.remediating = false;
+        r.sync = SyncState::InSync;
+        r.contested = vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()];
+        r.last_remediation = Some(jiff::Timestamp::from_second(1_800_000_002).unwrap());
+        r.remediate_handled = Some("2026-11-21T12:00:00Z".into());
+        let contested = device_status(&r, &busy, at(2));
+        let c = find(&contested.conditions, types::CONTESTED).unwrap();
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "Flapping"));
+        assert!(
+            c.message.contains("Ethernet1") && c.message.contains("contested=clear"),
+            "{}",
+            c.message
+        );
+        assert_eq!(contested.contested_paths, r.contested);
+        assert_eq!(contested.last_remediation_time, Some(at(2)));
+        assert_eq!(
+            contested.handled_remediate_request.as_deref(),
+            Some("2026-11-21T12:00:00Z")
+        );
+        let t = transitions(&busy, &contested);
+        let contested_event = t
+            .iter()
+            .find(|t| t.reason == "Contested")
+            .expect("a Contested Event");
+        assert!(contested_event.warning);
+
+        r.contested.clear();
+        let cleared = device_status(&r, &contested, at(3));
+        assert!(
+            transitions(&contested, &cleared)
+                .iter()
+                .any(|t| t.reason == "ContestCleared")
+        );
+        assert!(cleared.contested_paths.is_empty());
+        // The handled request is kept when a later report does not carry one.
+        assert!(cleared.handled_remediate_request.is_some());
+    }
+
+    #[test]
+    fn an_event_status_patch_names_only_what_the_update_carries() {
+        let update = EventUpdate::phase(Phase::Superseded).because("DriftChanged", "");
+        let patch = event_status_patch(&update);
+        assert_eq!(
+            patch,
+            serde_json::json!({"phase": "Superseded", "reason": "DriftChanged", "message": null}),
+            "no decision or result: a merge patch leaves those as they were"
+        );
+        let mut update = EventUpdate::phase(Phase::Remediated).because("Confirmed", "done");
+        update.decision = Some(Decision {
+            action: DecisionAction::Manual,
+            by: "kubectl-fabric".into(),
+            at: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+        });
+        update.outcome = Some(fabric_engine::Outcome {
+            attempts: 1,
+            duration: Some(std::time::Duration::from_millis(37)),
+            ..Default::default()
+        });
+        update.superseded_by = None;
+        let patch = event_status_patch(&update);
+        assert_eq!(patch["decision"]["action"], "manual");
+        assert_eq!(patch["decision"]["by"], "kubectl-fabric");
+        assert_eq!(patch["result"]["durationMilliseconds"], 37);
+        assert_eq!(patch["result"]["attempts"], 1);
+    }
+
+    #[test]
+    fn a_known_event_without_a_phase_takes_its_modes_first_phase() {
+        let record = EventRecord {
+            device: fabric_engine::DeviceKey::new("lab", "spine1"),
+            policy: None,
+            mode: Mode::Alert,
+            fingerprint: "ab".repeat(32),
+            detected_at: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            drift: vec![],
+            plan: Default::default(),
+            strategy: Default::default(),
+            phase: Phase::Alerted,
+            keep: 20,
+        };
+        let mut device = FabricDevice::default();
+        device.metadata.name = Some("spine1".into());
+        device.metadata.namespace = Some("lab".into());
+        let event = drift_event(&record, &device);
+        let known = known_event(&event);
+        assert_eq!(known.phase, Phase::Alerted);
+        assert_eq!(known.fingerprint, record.fingerprint);
+        assert_eq!(known.decision, None);
+    }
+
+    #[test]
+    fn a_policy_with_a_bad_maintenance_window_is_not_ready_and_says_why() {
+        let mut policy: DriftPolicy = serde_yaml::from_str(
+            "apiVersion: fabric.netops.dev/v1alpha1\nkind: DriftPolicy\nmetadata: {name: p, namespace: lab}\nspec:\n  mode: auto\n  remediation:\n    maintenanceWindows:\n    - {schedule: '0 2 * * *', duration: 1h, timeZone: Mars/Olympus}\n",
+        )
+        .unwrap();
+        policy.metadata.generation = Some(1);
+        let status = policy_status(
+            &policy,
+            &[],
+            std::slice::from_ref(&policy),
+            |_| true,
+            &Default::default(),
+            at(0),
+        );
+        let ready = find(&status.conditions, types::READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "InvalidSpec")
+        );
+        assert!(ready.message.contains("Mars/Olympus"), "{}", ready.message);
+
+        let policy: DriftPolicy = serde_yaml::from_str(
+            "apiVersion: fabric.netops.dev/v1alpha1\nkind: DriftPolicy\nmetadata: {name: p, namespace: lab}\nspec:\n  mode: auto\n  notifications:\n    webhooks:\n    - {name: slack, urlSecretRef: {name: hooks, key: slack}}\n",
+        )
+        .unwrap();
+        let status = policy_status(
+            &policy,
+            &[],
+            std::slice::from_ref(&policy),
+            |_| false,
+            &Default::default(),
+            at(0),
+        );
+        let ready = find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.status, "False");
+        assert_eq!(
+            ready.message,
+            "webhook slack: Secret \"hooks\" has no key \"slack\"; those notifications are not sent"
         );
     }
 }

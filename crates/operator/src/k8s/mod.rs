@@ -4,4 +4,5 @@
 pub mod controller;
 pub mod leader;
 pub mod mapping;
+pub mod netbox;
 pub mod port;

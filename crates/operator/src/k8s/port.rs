@@ -3,7 +3,8 @@
 //!
 //! Write discipline: a report that changes nothing in the status writes nothing; bursts are
 //! coalesced to at most one status write per device per [`MIN_STATUS_INTERVAL`]; an episode
-//! costs one DriftEvent create, its phase, and the device's status patch.
+//! costs one DriftEvent create and the device's status patch. Deciding and remediating it add
+//! one status write to the event per phase.
 
 use std::{
     collections::HashMap,
@@ -20,7 +21,9 @@ use fabric_api::{
         api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
     },
 };
-use fabric_engine::{DeviceKey, DeviceReport, EventRecord, Phase, Port, PortError};
+use fabric_engine::{
+    DeviceKey, DeviceReport, EventRecord, EventUpdate, KnownEvent, Port, PortError,
+};
 use serde_json::json;
 use tokio::sync::Notify;
 use tracing::{debug, warn};
@@ -30,20 +33,13 @@ use fabric_api::{
     kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter},
 };
 
-use super::mapping::{device_status, drift_event, fingerprint_label, transitions};
+use super::mapping::{
+    device_status, drift_event, event_status_patch, fingerprint_label, known_event, transitions,
+};
 use crate::metrics::Metrics;
 
 /// At most one status write per device per this interval.
 pub const MIN_STATUS_INTERVAL: Duration = Duration::from_secs(1);
-
-fn api_phase(phase: Phase) -> ApiPhase {
-    match phase {
-        Phase::Pending => ApiPhase::Pending,
-        Phase::Alerted => ApiPhase::Alerted,
-        Phase::Superseded => ApiPhase::Superseded,
-        Phase::Resolved => ApiPhase::Resolved,
-    }
-}
 
 fn port_error(what: &str, e: impl std::fmt::Display) -> PortError {
     PortError(format!("{what}: {e}"))
@@ -184,32 +180,50 @@ impl KubePort {
         }
     }
 
-    async fn set_event_phase(
+    /// Writes an event's status. A merge patch, not an apply: an update names only what it
+    /// changes, and the decision recorded by an earlier one must stay.
+    async fn write_event_status(
         &self,
         namespace: &str,
         name: &str,
-        phase: Phase,
-        reason: Option<&str>,
+        update: &EventUpdate,
     ) -> Result<(), PortError> {
-        let mut status = json!({ "phase": api_phase(phase) });
-        if let Some(reason) = reason {
-            status["reason"] = json!(reason);
-        }
-        let patch = json!({
-            "apiVersion": "fabric.netops.dev/v1alpha1",
-            "kind": "DriftEvent",
-            "status": status,
-        });
+        let patch = json!({ "status": event_status_patch(update) });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
         self.events(namespace)
-            .patch_status(
-                name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
+            .patch_status(name, &params, &Patch::Merge(&patch))
             .await
-            .map_err(|e| port_error("writing the drift event phase", e))?;
+            .map_err(|e| port_error("writing the drift event status", e))?;
         self.metrics.api_write("driftevent_status");
         Ok(())
+    }
+
+    /// A Warning Event on a DriftEvent (bad input a person gave it). Costs a log line when it
+    /// cannot be published.
+    pub async fn warn(&self, event: &DriftEvent, reason: &str, note: String) {
+        warn!(event = %event.name_any(), reason, %note, "drift event");
+        let reference = ObjectReference {
+            api_version: Some("fabric.netops.dev/v1alpha1".into()),
+            kind: Some("DriftEvent".into()),
+            name: Some(event.name_any()),
+            namespace: event.namespace(),
+            uid: event.uid(),
+            ..ObjectReference::default()
+        };
+        let kube_event = KubeEvent {
+            type_: EventType::Warning,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: "Decide".to_owned(),
+            secondary: None,
+        };
+        match self.recorder.publish(&kube_event, &reference).await {
+            Ok(()) => self.metrics.api_write("event"),
+            Err(e) => warn!(error = %e, "could not publish a Kubernetes Event"),
+        }
     }
 
     /// Deletes the device's oldest closed events beyond `keep`.
@@ -308,22 +322,22 @@ impl Port for KubePort {
         self.wake.notify_one();
     }
 
-    async fn open_events(&self, device: &DeviceKey) -> Result<Vec<(String, String)>, PortError> {
+    async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
         let list = self
             .events(&device.namespace)
             .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter(|e| {
-                !e.status
-                    .as_ref()
-                    .and_then(|s| s.phase)
-                    .is_some_and(ApiPhase::is_final)
+        let mut events = list.items;
+        // Newest by detection (creation timestamps have one-second resolution).
+        events.sort_by_key(|e| e.spec.detected_at.0);
+        let newest = events.last().map(ResourceExt::name_any);
+        Ok(events
+            .iter()
+            .map(known_event)
+            .filter(|k| {
+                !k.phase.is_final() || (Some(&k.name) == newest.as_ref() && k.phase.holds_drift())
             })
-            .map(|e| (e.name_any(), e.spec.fingerprint))
             .collect())
     }
 
@@ -363,9 +377,10 @@ impl Port for KubePort {
             Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(port_error("creating the drift event", e)),
         }
-        // The status subresource ignores status on create: the phase is its own write.
-        self.set_event_phase(&device.namespace, &name, record.phase, None)
-            .await?;
+        // No status write: the status subresource ignores status on create, and a second write
+        // per episode is over the budget (one DriftEvent, one device status). An event without
+        // a phase is in its mode's first phase, Pending or Alerted (`mapping::known_event`);
+        // its first decision writes the phase.
         self.metrics
             .drift_event(record.mode.as_str(), record.phase.as_str());
         if let Err(e) = self.prune_history(device, record.keep).await {
@@ -374,17 +389,17 @@ impl Port for KubePort {
         Ok(name)
     }
 
-    async fn close_event(
+    async fn update_event(
         &self,
         device: &DeviceKey,
         event: &str,
         mode: fabric_drift::policy::Mode,
-        phase: Phase,
-        reason: &str,
+        update: &EventUpdate,
     ) -> Result<(), PortError> {
-        self.set_event_phase(&device.namespace, event, phase, Some(reason))
+        self.write_event_status(&device.namespace, event, update)
             .await?;
-        self.metrics.drift_event(mode.as_str(), phase.as_str());
+        self.metrics
+            .drift_event(mode.as_str(), update.phase.as_str());
         Ok(())
     }
 }

@@ -1,0 +1,197 @@
+//! `kubectl-fabric`: on PATH, `kubectl fabric ...` runs it (kubectl's plugin convention).
+
+use std::{io::IsTerminal, io::Read, io::Write, path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fabric_api::kube::{self, config::KubeConfigOptions};
+use fabric_gnmi::client::Credentials;
+use kubectl_fabric::{Context, Format, Scope, decide, diff, history, plan, status};
+
+#[derive(Parser)]
+#[command(
+    name = "kubectl fabric",
+    bin_name = "kubectl fabric",
+    version,
+    about = "fabric-operator from kubectl: device status, drift history and diffs, approvals, \
+             manual remediation, and plans against live devices"
+)]
+struct Cli {
+    /// Namespace (default: the kubeconfig context's, else `default`).
+    #[arg(short, long, global = true)]
+    namespace: Option<String>,
+    /// Every namespace (status and history).
+    #[arg(short = 'A', long, global = true, conflicts_with = "namespace")]
+    all_namespaces: bool,
+    /// Output format.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    /// kubeconfig context to use instead of the current one.
+    #[arg(long, global = true)]
+    context: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every device: reachable, sync, drifts, policy and mode, active event, last drift.
+    Status,
+    /// Drift events with phase, decision and remediation duration, oldest first.
+    History {
+        /// Only this FabricDevice's events.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Expected against actual, path by path, for one DriftEvent.
+    Diff { event: String },
+    /// Approve a Pending DriftEvent: the operator applies its plan if the drift is unchanged.
+    Approve { event: String },
+    /// Reject a Pending DriftEvent: the operator leaves the device as it is.
+    Reject { event: String },
+    /// Repair a device's current drift once, whatever its policy's mode.
+    Remediate {
+        #[arg(long)]
+        device: String,
+    },
+    /// Read a device by gNMI and print what remediation would change. No cluster needed.
+    Plan {
+        /// Manifests: the FabricDevice, and its Secrets and DriftPolicies if wanted (`-` = stdin).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+        /// Which FabricDevice, when the files hold several.
+        #[arg(long)]
+        device: Option<String>,
+        /// Connect here instead of spec.target.address (e.g. through a port-forward).
+        #[arg(long)]
+        address: Option<String>,
+        /// gNMI username, when the credentials Secret is not among the files.
+        #[arg(long, env = "FABRIC_GNMI_USERNAME", requires = "password")]
+        username: Option<String>,
+        #[arg(
+            long,
+            env = "FABRIC_GNMI_PASSWORD",
+            requires = "username",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+        /// Seconds to connect and to read the device's state.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+}
+
+async fn client(context: Option<String>) -> anyhow::Result<kube::Client> {
+    let options = KubeConfigOptions {
+        context,
+        ..KubeConfigOptions::default()
+    };
+    let config = match kube::Config::from_kubeconfig(&options).await {
+        Ok(config) => config,
+        // In a pod (a debug container, a CI job): the service account.
+        Err(kubeconfig_error) => kube::Config::incluster().map_err(|_| kubeconfig_error)?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    files
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let mut text = String::new();
+            if name == "-" {
+                std::io::stdin().read_to_string(&mut text)?;
+            } else {
+                text = std::fs::read_to_string(path).with_context(|| name.clone())?;
+            }
+            Ok((name, text))
+        })
+        .collect()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<String> {
+    let format = cli.output;
+    if let Command::Plan {
+        files,
+        device,
+        address,
+        username,
+        password,
+        timeout,
+    } = cli.command
+    {
+        let args = plan::PlanArgs {
+            files,
+            device,
+            address,
+            credentials: username
+                .zip(password)
+                .map(|(username, password)| Credentials { username, password }),
+            timeout: Duration::from_secs(timeout),
+        };
+        let inputs = plan::load(&read_files(&args.files)?, args.device.as_deref())?;
+        let config = plan::device_config(&inputs, &args)?;
+        let outcome = plan::plan(&config, args.timeout).await?;
+        return Ok(match format {
+            Format::Table => plan::render(&outcome, &config),
+            format => kubectl_fabric::serialized(&outcome, format)?,
+        });
+    }
+    let client = client(cli.context).await.context(
+        "no Kubernetes configuration: set KUBECONFIG or ~/.kube/config (plan needs none)",
+    )?;
+    let scope = if cli.all_namespaces {
+        Scope::AllNamespaces
+    } else {
+        let namespace = cli
+            .namespace
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        Scope::Namespace(namespace)
+    };
+    let ctx = Context {
+        client,
+        scope,
+        now: jiff::Timestamp::now(),
+        format,
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let out = match cli.command {
+        Command::Status => status::run(&ctx).await?,
+        Command::History { device } => history::run(&ctx, device.as_deref()).await?,
+        Command::Diff { event } => diff::run(&ctx, &event).await?,
+        Command::Approve { event } => {
+            decide::decide(&ctx, &event, decide::Verdict::Approve).await?
+        }
+        Command::Reject { event } => decide::decide(&ctx, &event, decide::Verdict::Reject).await?,
+        Command::Remediate { device } => decide::remediate(&ctx, &device).await?,
+        Command::Plan { .. } => unreachable!("handled above"),
+    };
+    Ok(out)
+}
+
+fn main() -> std::process::ExitCode {
+    // One TLS crypto provider for gNMI and the Kubernetes client (see fabric-operator's main).
+    fabric_gnmi::install_crypto_provider();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(out) => {
+            let _ = std::io::stdout().write_all(out.as_bytes());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
