@@ -1,7 +1,8 @@
-//! The latency scenario's driver: a person at the CLI of random devices, on a thread and
-//! runtime of its own (whose CPU time is taken out of the engine's). Each change is a gNMI Set
-//! of one interface description to `bench-<n>`; once the engine has recorded the drift, the
-//! description is set back, and the device can be picked again.
+//! The latency and remediation scenarios' driver: a person at the CLI of random devices, on a
+//! thread and runtime of its own (whose CPU time is taken out of the engine's). Each change is a
+//! gNMI Set of one interface description to `bench-<n>`. Latency: once the engine has recorded
+//! the drift, the description is set back, and the device can be picked again. Remediation (auto
+//! mode): the engine sets it back; the device is free once the event is Remediated.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,8 +17,17 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::Summary;
-use crate::port::{Detection, MARK};
+use crate::port::{Detection, MARK, Seen};
 use crate::proc;
+
+/// What a change is timed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// The engine records the drift.
+    Detection,
+    /// The engine records the event Remediated.
+    Remediation,
+}
 
 /// How long a change may go unreported before it counts as missed.
 const MISSED_AFTER: Duration = Duration::from_secs(5);
@@ -72,6 +82,7 @@ pub fn latency(
     detections: mpsc::UnboundedReceiver<Detection>,
     rate: f64,
     seconds: u64,
+    measure: Measure,
 ) -> anyhow::Result<()> {
     if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
         anyhow::bail!("--rate must be a positive number of changes per second");
@@ -90,6 +101,7 @@ pub fn latency(
                 detections,
                 rate,
                 Duration::from_secs(seconds),
+                measure,
             ))
         })?
         .join()
@@ -98,33 +110,48 @@ pub fn latency(
     let engine_cpu = (proc::process_cpu() - cpu0 - outcome.driver_cpu).max(0.0);
     let mut l = outcome.latencies_ms;
     l.sort_by(f64::total_cmp);
-    s.num("latency_rate", rate, " changes/s", 0);
-    s.int("latency_changes", outcome.changes);
-    s.int("latency_detected", l.len() as u64);
-    for (key, q) in [
-        ("detect_p50_ms", 0.5),
-        ("detect_p99_ms", 0.99),
-        ("detect_max_ms", 1.0),
-    ] {
+    let (prefix, quantiles) = match measure {
+        Measure::Detection => (
+            "latency",
+            [
+                ("detect_p50_ms", 0.5),
+                ("detect_p99_ms", 0.99),
+                ("detect_max_ms", 1.0),
+            ],
+        ),
+        Measure::Remediation => (
+            "remediation",
+            [
+                ("remediation_p50_ms", 0.5),
+                ("remediation_p99_ms", 0.99),
+                ("remediation_max_ms", 1.0),
+            ],
+        ),
+    };
+    let key = |k: &str| -> &'static str { Box::leak(format!("{prefix}_{k}").into_boxed_str()) };
+    s.num(key("rate"), rate, " changes/s", 0);
+    s.int(key("changes"), outcome.changes);
+    s.int(key("completed"), l.len() as u64);
+    for (k, q) in quantiles {
         match proc::quantile(&l, q) {
-            Some(v) => s.num(key, v, " ms", 3),
-            None => s.put(key, serde_json::Value::Null, "no detection".into()),
+            Some(v) => s.num(k, v, " ms", 3),
+            None => s.put(k, serde_json::Value::Null, "none completed".into()),
         }
     }
-    s.int("latency_missed", outcome.missed);
-    s.int("latency_busy_skips", outcome.busy_skips);
-    s.int("latency_set_failures", outcome.failures);
+    s.int(key("missed"), outcome.missed);
+    s.int(key("busy_skips"), outcome.busy_skips);
+    s.int(key("set_failures"), outcome.failures);
     if let Some(e) = outcome.first_error {
-        s.put("latency_first_error", json!(e), e.clone());
+        s.put(key("first_error"), json!(e), e.clone());
     }
     s.num(
-        "latency_engine_cpu_percent",
+        key("engine_cpu_percent"),
         100.0 * engine_cpu / wall,
         " % (100 = one core)",
         1,
     );
     s.num(
-        "latency_driver_cpu_percent",
+        key("driver_cpu_percent"),
         100.0 * outcome.driver_cpu / wall,
         " %",
         1,
@@ -137,6 +164,7 @@ async fn drive(
     mut detections: mpsc::UnboundedReceiver<Detection>,
     rate: f64,
     duration: Duration,
+    measure: Measure,
 ) -> anyhow::Result<Outcome> {
     let n = addresses.len();
     // Connect to every device first (not timed): a change then costs one Set.
@@ -225,6 +253,22 @@ async fn drive(
         None
     };
 
+    // A completed change: set the description back (latency), or nothing to do: the engine did
+    // (remediation).
+    let finish = |device: usize,
+                  done: Option<u64>,
+                  states: &mut Vec<State>,
+                  tx: &mpsc::UnboundedSender<Msg>| {
+        let Some(port) = done else { return };
+        match measure {
+            Measure::Detection => {
+                let value = intended.get(&port).cloned().unwrap_or_default();
+                set(device, port, value, Msg::Restored { device }, tx);
+            }
+            Measure::Remediation => states[device] = State::Idle,
+        }
+    };
+
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -268,15 +312,17 @@ async fn drive(
                 }
             }
             Some(d) = detections.recv() => {
-                if let Some(state) = states.get_mut(d.device)
+                let wanted = match measure {
+                    Measure::Detection => d.what == Seen::Drift,
+                    Measure::Remediation => d.what == Seen::Remediated,
+                };
+                if wanted
+                    && let Some(state) = states.get_mut(d.device)
                     && let State::Changing { sequence, detected_at, .. } = state
-                    && *sequence == d.sequence
+                    && (measure == Measure::Remediation || *sequence == d.sequence)
                 {
                     *detected_at = Some(d.at);
-                    if let Some(port) = complete(state, &mut out) {
-                        let value = intended.get(&port).cloned().unwrap_or_default();
-                        set(d.device, port, value, Msg::Restored { device: d.device }, &tx);
-                    }
+                    finish(d.device, complete(state, &mut out), &mut states, &tx);
                 }
             }
             Some(m) = rx.recv() => match m {
@@ -285,10 +331,8 @@ async fn drive(
                         && *sequence == seq
                     {
                         *set_at = Some(at);
-                        if let Some(port) = complete(&mut states[device], &mut out) {
-                            let value = intended.get(&port).cloned().unwrap_or_default();
-                            set(device, port, value, Msg::Restored { device }, &tx);
-                        }
+                        let done = complete(&mut states[device], &mut out);
+                        finish(device, done, &mut states, &tx);
                     }
                 }
                 Msg::Restored { device } => states[device] = State::Idle,

@@ -85,6 +85,16 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Auto mode: out-of-band Sets on random devices at a rate; time from each Set's response
+    /// to the engine recording the event Remediated (its repair Set applied and the device seen
+    /// back at intent through the subscription).
+    Remediation {
+        /// Changes per second across the fleet.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// scale, then latency, on the same engine (the default).
     All {
         #[arg(long, default_value_t = 1000.0)]
@@ -101,7 +111,7 @@ enum Scenario {
 /// Churn that no intent owns: the generated devices' management port.
 const BENIGN: &str = "/interfaces/interface[name=Management1]/config/description";
 
-fn device_config(index: usize, address: &str) -> DeviceConfig {
+fn device_config(index: usize, address: &str, mode: Mode) -> DeviceConfig {
     DeviceConfig {
         key: DeviceKey::new("bench", synthetic_name(index)),
         generation: Some(1),
@@ -120,13 +130,25 @@ fn device_config(index: usize, address: &str) -> DeviceConfig {
         policy: EffectivePolicy {
             name: Some("bench".into()),
             rules: PolicyRules {
-                mode: Mode::Alert,
+                mode,
+                remediation: fabric_drift::policy::RemediationRules {
+                    // Random changes hit the same leaf again now and then: the flap guard would
+                    // (rightly) stop remediating it, which is not what this measures.
+                    flap_guard: fabric_drift::policy::FlapGuard {
+                        threshold: 100,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
                 // One closed event kept per device: the in-memory port scans its event list on
                 // every open and close, and that scan is the lab's cost, not the engine's.
                 history: fabric_drift::policy::History { keep: 1 },
                 ..PolicyRules::default()
             },
+            webhooks: Vec::new(),
         },
+        remediate_request: None,
+        clear_contested: false,
     }
 }
 
@@ -250,13 +272,23 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
     let (rss_before, _) = proc::rss();
     let (port, detections) = TimingPort::new(cli.devices);
     let port = Arc::new(port);
-    let engine = Engine::new(port.clone(), EngineOptions::default());
+    // The engine starts tasks of its own (webhook delivery): inside its runtime.
+    let engine = {
+        let _runtime = runtime.enter();
+        Engine::new(port.clone(), EngineOptions::default())
+    };
 
     // Start: every device applied at once, then wait until every one has reported in sync.
     let configs: Vec<DeviceConfig> = addresses
         .iter()
         .enumerate()
-        .map(|(i, a)| device_config(i, a))
+        .map(|(i, a)| {
+            let mode = match scenario {
+                Scenario::Remediation { .. } => Mode::Auto,
+                _ => Mode::Alert,
+            };
+            device_config(i, a, mode)
+        })
         .collect();
     let cpu0 = proc::process_cpu();
     let sim_cpu0 = sim.cpu();
@@ -321,9 +353,22 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
             &churn_pattern,
             seconds,
         ),
-        Scenario::Latency { rate, seconds } => {
-            driver::latency(&mut s, &addresses, detections, rate, seconds)
-        }
+        Scenario::Latency { rate, seconds } => driver::latency(
+            &mut s,
+            &addresses,
+            detections,
+            rate,
+            seconds,
+            driver::Measure::Detection,
+        ),
+        Scenario::Remediation { rate, seconds } => driver::latency(
+            &mut s,
+            &addresses,
+            detections,
+            rate,
+            seconds,
+            driver::Measure::Remediation,
+        ),
         Scenario::All {
             churn,
             churn_pattern,
@@ -338,7 +383,16 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
             &churn_pattern,
             seconds,
         )
-        .and_then(|()| driver::latency(&mut s, &addresses, detections, rate, seconds)),
+        .and_then(|()| {
+            driver::latency(
+                &mut s,
+                &addresses,
+                detections,
+                rate,
+                seconds,
+                driver::Measure::Detection,
+            )
+        }),
     };
     let (_, peak) = proc::rss();
     s.put(

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use fabric_drift::{DriftKind, policy::Mode};
 use fabric_engine::memory::MemoryPort;
+use fabric_engine::port::{EventUpdate, KnownEvent};
 use fabric_engine::{
     DeviceKey, DeviceReport, EventRecord, Phase, Port, PortError, Reachability, SyncState,
 };
@@ -16,12 +17,22 @@ use tokio::sync::mpsc;
 /// The prefix of the values the latency scenario writes: `bench-<sequence>`.
 pub const MARK: &str = "bench-";
 
-/// A drift the engine reported: which device, which marked change, when.
+/// What the engine told the port about a marked change, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Detection {
     pub device: usize,
+    /// The `bench-<sequence>` value the drift showed; 0 for a remediation (which names none).
     pub sequence: u64,
     pub at: Instant,
+    pub what: Seen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The drift was recorded (a DriftEvent opened).
+    Drift,
+    /// The event reached Remediated: the device showed its leaves back at intent.
+    Remediated,
 }
 
 pub struct TimingPort {
@@ -88,8 +99,8 @@ impl Port for TimingPort {
         self.inner.report(device, report).await
     }
 
-    async fn open_events(&self, device: &DeviceKey) -> Result<Vec<(String, String)>, PortError> {
-        self.inner.open_events(device).await
+    async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
+        self.inner.known_events(device).await
     }
 
     async fn open_event(&self, record: &EventRecord) -> Result<String, PortError> {
@@ -106,6 +117,7 @@ impl Port for TimingPort {
                         device,
                         sequence,
                         at,
+                        what: Seen::Drift,
                     });
                 }
             }
@@ -113,16 +125,23 @@ impl Port for TimingPort {
         self.inner.open_event(record).await
     }
 
-    async fn close_event(
+    async fn update_event(
         &self,
         device: &DeviceKey,
         event: &str,
         mode: Mode,
-        phase: Phase,
-        reason: &str,
+        update: &EventUpdate,
     ) -> Result<(), PortError> {
-        self.inner
-            .close_event(device, event, mode, phase, reason)
-            .await
+        if update.phase == Phase::Remediated
+            && let Some(index) = device_index(device)
+        {
+            let _ = self.detections.send(Detection {
+                device: index,
+                sequence: 0,
+                at: Instant::now(),
+                what: Seen::Remediated,
+            });
+        }
+        self.inner.update_event(device, event, mode, update).await
     }
 }

@@ -40,7 +40,7 @@ fn a_tiny_run_reports_every_figure_as_json() {
     assert_eq!(num("sessions_dropped"), 0.0);
     // Latency: every change was detected, and the quantiles are ordered.
     assert!(num("latency_changes") > 0.0);
-    assert_eq!(num("latency_detected"), num("latency_changes"), "{j}");
+    assert_eq!(num("latency_completed"), num("latency_changes"), "{j}");
     assert_eq!(num("latency_missed"), 0.0);
     let (p50, p99, max) = (
         num("detect_p50_ms"),
@@ -53,6 +53,42 @@ fn a_tiny_run_reports_every_figure_as_json() {
     );
     // The human table went to stderr.
     assert!(stderr.contains("detect_p99_ms"), "{stderr}");
+}
+
+#[test]
+fn auto_mode_repairs_every_change_and_reports_how_long_it_took() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fabric-bench"))
+        .args([
+            "--in-process",
+            "--devices",
+            "2",
+            "--json",
+            "--sync-timeout",
+            "60",
+        ])
+        .args(["remediation", "--seconds", "2", "--rate", "5"])
+        .output()
+        .expect("fabric-bench runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let j: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let num = |k: &str| {
+        j.get(k)
+            .and_then(Value::as_f64)
+            .unwrap_or_else(|| panic!("{k} missing or not a number in {j}"))
+    };
+    assert!(num("remediation_changes") > 0.0, "{j}");
+    assert_eq!(
+        num("remediation_completed"),
+        num("remediation_changes"),
+        "{j}"
+    );
+    assert_eq!(num("remediation_missed"), 0.0);
+    let (p50, p99) = (num("remediation_p50_ms"), num("remediation_p99_ms"));
+    assert!(
+        0.0 < p50 && p50 <= p99 && p99 <= num("remediation_max_ms"),
+        "{j}"
+    );
 }
 
 #[test]
