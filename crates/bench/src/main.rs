@@ -339,61 +339,44 @@ fn run(cli: &Cli) -> anyhow::Result<Summary> {
     );
 
     let stats = engine.stats();
-    let result = match scenario {
+    // What to run: churn (scale), then a driver (latency or remediation), as the scenario says.
+    let (churn_step, driver_step) = match scenario {
         Scenario::Scale {
             churn,
             churn_pattern,
             seconds,
-        } => scale(
-            &mut s,
-            &mut sim,
-            stats,
-            cli.devices,
-            churn,
-            &churn_pattern,
-            seconds,
-        ),
-        Scenario::Latency { rate, seconds } => driver::latency(
-            &mut s,
-            &addresses,
-            detections,
-            rate,
-            seconds,
-            driver::Measure::Detection,
-        ),
-        Scenario::Remediation { rate, seconds } => driver::latency(
-            &mut s,
-            &addresses,
-            detections,
-            rate,
-            seconds,
-            driver::Measure::Remediation,
-        ),
+        } => (Some((churn, churn_pattern, seconds)), None),
+        Scenario::Latency { rate, seconds } => {
+            (None, Some((rate, seconds, driver::Measure::Detection)))
+        }
+        Scenario::Remediation { rate, seconds } => {
+            (None, Some((rate, seconds, driver::Measure::Remediation)))
+        }
         Scenario::All {
             churn,
             churn_pattern,
             rate,
             seconds,
-        } => scale(
+        } => (
+            Some((churn, churn_pattern, seconds)),
+            Some((rate, seconds, driver::Measure::Detection)),
+        ),
+    };
+    let mut result = Ok(());
+    if let Some((churn, pattern, seconds)) = churn_step {
+        result = scale(
             &mut s,
             &mut sim,
             stats,
             cli.devices,
             churn,
-            &churn_pattern,
+            &pattern,
             seconds,
-        )
-        .and_then(|()| {
-            driver::latency(
-                &mut s,
-                &addresses,
-                detections,
-                rate,
-                seconds,
-                driver::Measure::Detection,
-            )
-        }),
-    };
+        );
+    }
+    if let (Ok(()), Some((rate, seconds, measure))) = (&result, driver_step) {
+        result = driver::latency(&mut s, &addresses, detections, rate, seconds, measure);
+    }
     let (_, peak) = proc::rss();
     s.put(
         "rss_peak_bytes",

@@ -20,38 +20,13 @@ fn rusage(who: libc::c_int) -> f64 {
     secs(u.ru_utime) + secs(u.ru_stime)
 }
 
-/// CPU seconds (user + system) another process of ours has used (the child simulator), from
-/// `/proc/PID/stat` in clock ticks.
+/// CPU seconds (user + system) another process of ours has used (the child simulator).
 pub fn pid_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // SAFETY: sysconf reads a constant of the system.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (tick(11) + tick(12)) / hz
+    fabric_sim::bench::cpu_secs_of(&pid.to_string())
 }
 
 /// Resident set size now and at its peak (`VmRSS`, `VmHWM`), bytes.
-pub fn rss() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
+pub use fabric_sim::bench::rss_bytes as rss;
 
 /// The 1-minute load average (the machine is shared: figures need it beside them).
 pub fn load_average() -> f64 {

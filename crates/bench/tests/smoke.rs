@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-#[test]
-fn a_tiny_run_reports_every_figure_as_json() {
+/// Runs fabric-bench with `args`; its JSON summary and the figure of each key as a number.
+fn run(args: &[&str]) -> (Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fabric-bench"))
         .args([
             "--in-process",
@@ -17,17 +17,27 @@ fn a_tiny_run_reports_every_figure_as_json() {
             "--sync-timeout",
             "60",
         ])
-        .args(["all", "--seconds", "2", "--rate", "20", "--churn", "20"])
+        .args(args)
         .output()
         .expect("fabric-bench runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    let j: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    let num = |k: &str| {
-        j.get(k)
-            .and_then(Value::as_f64)
-            .unwrap_or_else(|| panic!("{k} missing or not a number in {j}"))
-    };
+    (
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout"),
+        stderr,
+    )
+}
+
+fn num(j: &Value, k: &str) -> f64 {
+    j.get(k)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{k} missing or not a number in {j}"))
+}
+
+#[test]
+fn a_tiny_run_reports_every_figure_as_json() {
+    let (j, stderr) = run(&["all", "--seconds", "2", "--rate", "20", "--churn", "20"]);
+    let num = |k: &str| num(&j, k);
     assert_eq!(num("devices"), 2.0);
     assert_eq!(num("synced_devices"), 2.0);
     assert!(num("sync_all_seconds") > 0.0);
@@ -57,26 +67,8 @@ fn a_tiny_run_reports_every_figure_as_json() {
 
 #[test]
 fn auto_mode_repairs_every_change_and_reports_how_long_it_took() {
-    let out = Command::new(env!("CARGO_BIN_EXE_fabric-bench"))
-        .args([
-            "--in-process",
-            "--devices",
-            "2",
-            "--json",
-            "--sync-timeout",
-            "60",
-        ])
-        .args(["remediation", "--seconds", "2", "--rate", "5"])
-        .output()
-        .expect("fabric-bench runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let j: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    let num = |k: &str| {
-        j.get(k)
-            .and_then(Value::as_f64)
-            .unwrap_or_else(|| panic!("{k} missing or not a number in {j}"))
-    };
+    let (j, _) = run(&["remediation", "--seconds", "2", "--rate", "5"]);
+    let num = |k: &str| num(&j, k);
     assert!(num("remediation_changes") > 0.0, "{j}");
     assert_eq!(
         num("remediation_completed"),
