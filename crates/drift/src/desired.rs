@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use fabric_gnmi::json::{JsonError, flatten_tree};
-use fabric_gnmi::{Path, PathError, Value};
+use fabric_gnmi::{Path, PathElem, PathError, Value};
 
 use crate::intent::{DeviceIntent, Ownership, Platform, RawConfig};
-use crate::mapper::{self, OwnedList};
+use crate::mapper::{self, EntryFilter, OwnedList};
 use crate::normalize::{LeafKind, canonical_path, equal, normalize};
 use crate::pattern::{PathPattern, PatternError};
 
@@ -75,8 +75,6 @@ pub struct DesiredLeaf {
     pub kind: LeafKind,
     /// The value the device holds when it omits the leaf; absent + expected == default is no drift.
     pub default: Option<Value>,
-    /// Where the leaf comes from: an intent field (`interfaces[Ethernet1].mtu`) or `config[2]`.
-    pub field: String,
     /// In scope and not excluded: compared, reported and repaired.
     pub evaluated: bool,
     /// `value` normalized for comparison.
@@ -106,14 +104,170 @@ pub struct OwnedListSpec {
 }
 
 /// Compiled intent: leaves by path, owned lists, exclusions and scope.
+///
+/// Kept compact, as an operator holds one per device for as long as it watches it: leaf paths
+/// live in a [`PathTable`] (a device's ~2,000 leaf paths share a few hundred distinct elements
+/// and containers), and a leaf is its node, value, kind and flags. [`DesiredLeaf`] is the
+/// materialized form, built on demand.
 #[derive(Debug, Clone)]
 pub struct Desired {
     platform: Platform,
     ownership: Ownership,
-    leaves: Vec<DesiredLeaf>,
+    paths: PathTable,
+    /// Sorted by path.
+    leaves: Vec<Compiled>,
     owned: Vec<OwnedListSpec>,
     scope: Vec<PathPattern>,
     exclusions: Vec<PathPattern>,
+}
+
+/// One compiled leaf, as [`Desired`] stores it.
+#[derive(Debug, Clone)]
+struct Compiled {
+    node: u32,
+    kind: LeafKind,
+    evaluated: bool,
+    value: Value,
+    /// The normalized value, when it differs from `value`.
+    expected: Option<Box<Value>>,
+    default: Option<Box<Value>>,
+}
+
+/// A leaf while the intent compiles: where it comes from names it in errors (not kept after).
+struct Pending {
+    path: Path,
+    value: Value,
+    kind: LeafKind,
+    default: Option<Value>,
+    /// The intent field (`interfaces[Ethernet1].mtu`) or `config[2]`.
+    field: String,
+    expected: Value,
+}
+
+const NO_NODE: u32 = u32::MAX;
+
+/// Paths as a trie of interned elements. A node is (parent, element); a root node stands for an
+/// origin (its "element" indexes `origins`).
+#[derive(Debug, Clone, Default)]
+struct PathTable {
+    origins: Vec<Option<String>>,
+    elems: Vec<PathElem>,
+    /// Element ids sorted by element, for lookups.
+    elems_sorted: Vec<u32>,
+    nodes: Vec<(u32, u32)>,
+    /// (parent, element, node), sorted, for lookups.
+    children: Vec<(u32, u32, u32)>,
+}
+
+impl PathTable {
+    /// Builds the table of `paths` and returns each path's node.
+    fn build<'a>(paths: impl Iterator<Item = &'a Path>) -> (PathTable, Vec<u32>) {
+        use std::collections::HashMap;
+        let mut t = PathTable::default();
+        let mut elem_ids: HashMap<PathElem, u32> = HashMap::new();
+        let mut child_ids: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut out = Vec::new();
+        for path in paths {
+            let origin = match t.origins.iter().position(|o| *o == path.origin) {
+                Some(i) => i,
+                None => {
+                    t.origins.push(path.origin.clone());
+                    t.origins.len() - 1
+                }
+            } as u32;
+            let mut node = *child_ids.entry((NO_NODE, origin)).or_insert_with(|| {
+                t.nodes.push((NO_NODE, origin));
+                (t.nodes.len() - 1) as u32
+            });
+            for e in &path.elems {
+                let id = match elem_ids.get(e) {
+                    Some(id) => *id,
+                    None => {
+                        t.elems.push(e.clone());
+                        let id = (t.elems.len() - 1) as u32;
+                        elem_ids.insert(e.clone(), id);
+                        id
+                    }
+                };
+                node = *child_ids.entry((node, id)).or_insert_with(|| {
+                    t.nodes.push((node, id));
+                    (t.nodes.len() - 1) as u32
+                });
+            }
+            out.push(node);
+        }
+        t.elems_sorted = (0..t.elems.len() as u32).collect();
+        t.elems_sorted
+            .sort_by(|a, b| t.elems[*a as usize].cmp(&t.elems[*b as usize]));
+        t.children = child_ids
+            .into_iter()
+            .filter(|((parent, _), _)| *parent != NO_NODE)
+            .map(|((parent, elem), node)| (parent, elem, node))
+            .collect();
+        t.children.sort_unstable();
+        t.origins.shrink_to_fit();
+        t.elems.shrink_to_fit();
+        t.nodes.shrink_to_fit();
+        (t, out)
+    }
+
+    fn path(&self, mut node: u32) -> Path {
+        let mut depth = 0;
+        let mut n = node;
+        while self.nodes[n as usize].0 != NO_NODE {
+            depth += 1;
+            n = self.nodes[n as usize].0;
+        }
+        let mut elems = vec![PathElem::default(); depth];
+        while self.nodes[node as usize].0 != NO_NODE {
+            let (parent, elem) = self.nodes[node as usize];
+            depth -= 1;
+            elems[depth] = self.elems[elem as usize].clone();
+            node = parent;
+        }
+        Path {
+            origin: self.origins[self.nodes[node as usize].1 as usize].clone(),
+            elems,
+        }
+    }
+
+    /// The subscription root of a leaf's node: its innermost `config` container (the leaf
+    /// itself if it is named `config`), else its parent.
+    fn root_of(&self, leaf: u32) -> u32 {
+        let mut n = leaf;
+        while self.nodes[n as usize].0 != NO_NODE {
+            let (parent, elem) = self.nodes[n as usize];
+            if self.elems[elem as usize].name == "config" {
+                return n;
+            }
+            n = parent;
+        }
+        match self.nodes[leaf as usize].0 {
+            NO_NODE => leaf,
+            parent => parent,
+        }
+    }
+
+    fn find(&self, path: &Path) -> Option<u32> {
+        let origin = self.origins.iter().position(|o| *o == path.origin)? as u32;
+        let mut node = self
+            .nodes
+            .iter()
+            .position(|&(p, e)| p == NO_NODE && e == origin)? as u32;
+        for e in &path.elems {
+            let at = self
+                .elems_sorted
+                .binary_search_by(|id| self.elems[*id as usize].cmp(e))
+                .ok()?;
+            let id = self.elems_sorted[at];
+            let i = self
+                .children
+                .binary_search_by(|&(p, el, _)| (p, el).cmp(&(node, id)))
+                .ok()?;
+            node = self.children[i].2;
+        }
+        Some(node)
+    }
 }
 
 impl Desired {
@@ -141,7 +295,7 @@ impl Desired {
         let exclusions = parse_all(exclusions, "exclusions")?;
 
         let mapping = mapper::map(platform, intent)?;
-        let mut by_path: BTreeMap<Path, DesiredLeaf> = BTreeMap::new();
+        let mut by_path: BTreeMap<Path, Pending> = BTreeMap::new();
         for m in mapping.leaves {
             let expected = normalize(m.kind, &m.value);
             if let Some(prev) = by_path.get(&m.path) {
@@ -158,13 +312,12 @@ impl Desired {
             }
             by_path.insert(
                 m.path.clone(),
-                DesiredLeaf {
+                Pending {
                     path: m.path,
                     value: m.value,
                     kind: m.kind,
                     default: m.default,
                     field: m.field,
-                    evaluated: true,
                     expected,
                 },
             );
@@ -211,23 +364,31 @@ impl Desired {
                 let expected = normalize(LeafKind::Auto, &leaf.value);
                 by_path.insert(
                     path.clone(),
-                    DesiredLeaf {
+                    Pending {
                         path,
                         value: leaf.value,
                         kind: LeafKind::Auto,
                         default: None,
                         field: format!("config[{index}]"),
-                        evaluated: true,
                         expected,
                     },
                 );
             }
         }
 
-        let mut leaves: Vec<DesiredLeaf> = by_path.into_values().collect();
-        for l in &mut leaves {
-            l.evaluated = in_scope(&scope, &l.path) && !excluded(&exclusions, &l.path);
-        }
+        let (paths, nodes) = PathTable::build(by_path.keys());
+        let leaves = by_path
+            .into_values()
+            .zip(nodes)
+            .map(|(l, node)| Compiled {
+                node,
+                kind: l.kind,
+                evaluated: in_scope(&scope, &l.path) && !excluded(&exclusions, &l.path),
+                expected: (l.expected != l.value).then(|| Box::new(l.expected)),
+                value: l.value,
+                default: l.default.map(Box::new),
+            })
+            .collect();
         let owned = mapping
             .owned
             .into_iter()
@@ -236,11 +397,75 @@ impl Desired {
         Ok(Desired {
             platform,
             ownership,
+            paths,
             leaves,
             owned,
             scope,
             exclusions,
         })
+    }
+
+    /// How many leaves the intent sets.
+    pub fn len(&self) -> usize {
+        self.leaves.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty()
+    }
+
+    /// The path of leaf `i` (in path order).
+    pub fn path_of(&self, i: usize) -> Path {
+        self.paths.path(self.leaves[i].node)
+    }
+
+    /// The value of leaf `i` as a Set would carry it.
+    pub fn value_of(&self, i: usize) -> &Value {
+        &self.leaves[i].value
+    }
+
+    /// The normalized expected value of leaf `i`, as drift reports show it.
+    pub fn expected_of(&self, i: usize) -> &Value {
+        let l = &self.leaves[i];
+        l.expected.as_deref().unwrap_or(&l.value)
+    }
+
+    pub fn kind_of(&self, i: usize) -> LeafKind {
+        self.leaves[i].kind
+    }
+
+    /// Is leaf `i` in scope and not excluded?
+    pub fn is_evaluated(&self, i: usize) -> bool {
+        self.leaves[i].evaluated
+    }
+
+    /// Is an absent leaf `i` as good as intended (the device omits leaves holding their default)?
+    pub fn absent_ok(&self, i: usize) -> bool {
+        let l = &self.leaves[i];
+        l.default
+            .as_deref()
+            .is_some_and(|d| equal(l.kind, l.expected.as_deref().unwrap_or(&l.value), d))
+    }
+
+    /// The index of the leaf at `path`, if the intent sets it.
+    pub fn index_of(&self, path: &Path) -> Option<usize> {
+        let node = self.paths.find(path)?;
+        // The table numbers nodes as it first meets them, walking the sorted paths: leaf nodes
+        // increase with the leaf index.
+        self.leaves.binary_search_by(|l| l.node.cmp(&node)).ok()
+    }
+
+    /// Leaf `i`, materialized.
+    pub fn leaf_at(&self, i: usize) -> DesiredLeaf {
+        let l = &self.leaves[i];
+        DesiredLeaf {
+            path: self.path_of(i),
+            value: l.value.clone(),
+            kind: l.kind,
+            default: l.default.as_deref().cloned(),
+            evaluated: l.evaluated,
+            expected: self.expected_of(i).clone(),
+        }
     }
 
     pub fn platform(&self) -> Platform {
@@ -252,22 +477,21 @@ impl Desired {
     }
 
     /// What the device should hold, sorted by path (every leaf, evaluated or not: the simulator
-    /// builds a lab's initial state from this).
-    pub fn leaves(&self) -> impl Iterator<Item = (&Path, &Value)> {
-        self.leaves.iter().map(|l| (&l.path, &l.value))
+    /// builds a lab's initial state from this). Paths are rebuilt as they are iterated.
+    pub fn leaves(&self) -> impl Iterator<Item = (Path, &Value)> {
+        self.leaves
+            .iter()
+            .map(|l| (self.paths.path(l.node), &l.value))
     }
 
-    /// The leaves with their kind, default, origin field and evaluation flag.
-    pub fn desired_leaves(&self) -> &[DesiredLeaf] {
-        &self.leaves
+    /// The leaves with their kind, default and evaluation flag, materialized.
+    pub fn desired_leaves(&self) -> Vec<DesiredLeaf> {
+        (0..self.leaves.len()).map(|i| self.leaf_at(i)).collect()
     }
 
     /// The leaf at `path`, if the intent sets it.
-    pub fn leaf(&self, path: &Path) -> Option<&DesiredLeaf> {
-        self.leaves
-            .binary_search_by(|l| l.path.cmp(path))
-            .ok()
-            .map(|i| &self.leaves[i])
+    pub fn leaf(&self, path: &Path) -> Option<DesiredLeaf> {
+        self.index_of(path).map(|i| self.leaf_at(i))
     }
 
     /// The lists whose unnamed entries are drift in `strict` mode.
@@ -295,11 +519,13 @@ impl Desired {
     /// mode the wildcard watch path of every owned list; roots covered by another are dropped.
     pub fn subscription_roots(&self) -> Vec<Path> {
         let mut wild: Vec<Path> = Vec::new();
+        let mut owned_lists: Vec<&OwnedListSpec> = Vec::new();
         if self.ownership == Ownership::Strict {
             for o in &self.owned {
                 if self.in_scope(&o.list.container) || self.scope.iter().any(|s| s.covers(&o.watch))
                 {
                     wild.push(o.watch.clone());
+                    owned_lists.push(o);
                 }
             }
         }
@@ -318,11 +544,44 @@ impl Desired {
             })
             .map(|(i, w)| (w.clone(), wild_patterns[i].clone()))
             .collect();
-        let mut concrete: Vec<Path> = self
+        // Strict mode owns every entry of an owned list: a root inside one entry is watched in
+        // every entry (`interface[name=*]/ethernet/switched-vlan/config`), so a device costs a
+        // root per container shape rather than one per entry (64 ports, one root).
+        // Distinct root nodes first (a few hundred for thousands of leaves), paths after.
+        let mut nodes: Vec<u32> = self
             .leaves
             .iter()
             .filter(|l| l.evaluated)
-            .map(|l| subscription_root_of(&l.path))
+            .map(|l| self.paths.root_of(l.node))
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut concrete: Vec<Path> = nodes
+            .into_iter()
+            .map(|node| {
+                let exact = self.paths.path(node);
+                let mut root = exact.clone();
+                for o in &owned_lists {
+                    let at = o.list.container.elems.len();
+                    let Some(entry) = exact.elems.get(at) else {
+                        continue;
+                    };
+                    // The entry a list always has and does not own (the default network
+                    // instance) stays concrete: its subtrees are other lists' business.
+                    let unowned = matches!(o.list.filter, EntryFilter::Except { .. })
+                        && !o.list.filter.applies(entry);
+                    if o.list.container.is_prefix_of(&exact)
+                        && entry.local_name() == o.list.list
+                        && !unowned
+                    {
+                        root.elems[at]
+                            .keys
+                            .values_mut()
+                            .for_each(|v| *v = "*".into());
+                    }
+                }
+                root
+            })
             .collect();
         concrete.sort();
         concrete.dedup();
@@ -345,17 +604,6 @@ impl Desired {
 /// The pattern `p/...`: `p` and everything below it.
 fn subtree_pattern(p: &Path) -> Path {
     p.clone().push_name("...")
-}
-
-/// The innermost `config` container holding a leaf, else its parent.
-fn subscription_root_of(leaf: &Path) -> Path {
-    match leaf.elems.iter().rposition(|e| e.name == "config") {
-        Some(i) => Path {
-            origin: leaf.origin.clone(),
-            elems: leaf.elems[..=i].to_vec(),
-        },
-        None => leaf.parent(),
-    }
 }
 
 fn in_scope(scope: &[PathPattern], path: &Path) -> bool {

@@ -89,7 +89,7 @@ impl OwnedList {
     pub fn watch_path(&self, keys: &[&str], config: bool) -> Path {
         let mut elem = PathElem::new(self.list.clone());
         for k in keys {
-            elem.keys.insert((*k).into(), "*".into());
+            elem.keys.insert(*k, "*");
         }
         let p = self.container.clone().child(elem);
         if config { p.push_name("config") } else { p }

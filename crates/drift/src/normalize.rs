@@ -357,7 +357,7 @@ pub fn canonical_elem(e: &PathElem) -> Cow<'_, PathElem> {
     }
     let mut out = PathElem::new(e.local_name());
     for (k, v) in &e.keys {
-        out.keys.insert(k.clone(), canonical_key_value(k, v).into());
+        out.keys.insert(k.clone(), canonical_key_value(k, v));
     }
     Cow::Owned(out)
 }

@@ -163,7 +163,7 @@ impl CompactElem {
     fn to_elem(&self) -> PathElem {
         let mut e = PathElem::new(&*self.name);
         for (k, v) in self.keys.iter() {
-            e.keys.insert((&**k).into(), (&**v).into());
+            e.keys.insert(&**k, &**v);
         }
         e
     }
@@ -580,23 +580,22 @@ impl DriftTracker {
                 self.owned.push(node);
             }
         }
-        let leaves = self.desired.desired_leaves();
-        self.slots = leaves
-            .iter()
-            .map(|l| Slot {
+        let d = &self.desired;
+        let count = d.len();
+        self.slots = (0..count)
+            .map(|i| Slot {
                 node: NONE,
-                kind: l.kind,
-                absent_ok: l.absent_ok(),
+                kind: d.kind_of(i),
+                absent_ok: d.absent_ok(i),
             })
             .collect();
-        self.expected = leaves
-            .iter()
-            .map(|l| Stored::from_value(&l.expected))
+        self.expected = (0..count)
+            .map(|i| Stored::from_value(d.expected_of(i)))
             .collect();
-        self.state = vec![None; leaves.len()];
-        for i in 0..leaves.len() {
-            let path = self.desired.desired_leaves()[i].path.clone();
-            let evaluated = self.desired.desired_leaves()[i].evaluated;
+        self.state = vec![None; count];
+        for i in 0..count {
+            let path = self.desired.path_of(i);
+            let evaluated = self.desired.is_evaluated(i);
             if strict {
                 self.name_owned_entries(&path);
             }
@@ -737,7 +736,7 @@ impl DriftTracker {
                     }
                 }
                 None => {
-                    let path = self.desired.desired_leaves()[idx].path.clone();
+                    let path = self.desired.path_of(idx);
                     self.put(&path, None);
                     delta.cleared.push(path);
                 }
@@ -887,13 +886,7 @@ impl DriftTracker {
             None => Some((DriftKind::Missing, None)),
             Some(v)
                 if equal_fast(slot.kind, self.expected[idx].obs(), v.obs()).unwrap_or_else(
-                    || {
-                        equal_obs(
-                            slot.kind,
-                            &self.desired.desired_leaves()[idx].expected,
-                            v.obs(),
-                        )
-                    },
+                    || equal_obs(slot.kind, self.desired.expected_of(idx), v.obs()),
                 ) =>
             {
                 None
@@ -906,11 +899,10 @@ impl DriftTracker {
     }
 
     fn leaf_item(&self, idx: usize, kind: DriftKind, actual: Option<Value>) -> DriftItem {
-        let leaf = &self.desired.desired_leaves()[idx];
         DriftItem {
-            path: leaf.path.clone(),
+            path: self.desired.path_of(idx),
             kind,
-            expected: Some(leaf.expected.clone()),
+            expected: Some(self.desired.expected_of(idx).clone()),
             actual,
         }
     }

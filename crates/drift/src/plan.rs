@@ -134,9 +134,11 @@ impl Plan {
                     }
                     match strategy {
                         Strategy::Minimal => {
-                            if let Some(leaf) = desired.leaf(&item.path) {
-                                plan.updates
-                                    .push(Leaf::new(item.path.clone(), leaf.value.clone()));
+                            if let Some(i) = desired.index_of(&item.path) {
+                                plan.updates.push(Leaf::new(
+                                    item.path.clone(),
+                                    desired.value_of(i).clone(),
+                                ));
                             }
                         }
                         Strategy::Replace => {
@@ -154,9 +156,10 @@ impl Plan {
                     leaves.insert(l.path, l.value);
                 }
             }
-            for l in desired.desired_leaves() {
-                if l.evaluated && unit.is_prefix_of(&l.path) {
-                    leaves.insert(l.path.clone(), l.value.clone());
+            for i in (0..desired.len()).filter(|i| desired.is_evaluated(*i)) {
+                let path = desired.path_of(i);
+                if unit.is_prefix_of(&path) {
+                    leaves.insert(path, desired.value_of(i).clone());
                 }
             }
             let leaves: Vec<Leaf> = leaves.into_iter().map(|(p, v)| Leaf::new(p, v)).collect();

@@ -15,7 +15,7 @@
 //! there, everything else lives under `config`/`state`).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Number, Value as Json};
 
@@ -488,7 +488,7 @@ impl Flattener<'_> {
                     path: self.current().push_name(list_name),
                 });
             };
-            let mut keys = BTreeMap::new();
+            let mut keys = crate::path::Keys::new();
             match &table_keys {
                 Some(names) => {
                     for k in names {

@@ -49,7 +49,7 @@ pub use json::{
     KeyTable, Leaf, encode_json_ietf, encode_json_ietf_qualified, flatten_json, flatten_json_ietf,
 };
 pub use notification::{DecodeError, Notification, Update};
-pub use path::{Path, PathElem, PathError};
+pub use path::{Keys, Path, PathElem, PathError};
 pub use value::{Decimal64, Encoding, Value, ValueError};
 
 /// Generated protobuf code. Private: the crate's own types are the API; the

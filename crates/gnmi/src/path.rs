@@ -2,8 +2,8 @@
 //!
 //! A [`Path`] is validated once (parse or proto conversion) and then passed
 //! around as a value, so the rest of the operator never handles path strings.
-//! Keys live in a `BTreeMap`, so two paths that name the same node compare
-//! and hash equal whatever order the keys arrived in.
+//! Keys are kept sorted by name ([`Keys`]), so two paths that name the same
+//! node compare and hash equal whatever order the keys arrived in.
 //!
 //! String form (the one gnmic, pygnmi and the gNMI path conventions use):
 //! - elements are separated by `/`; a leading `/` is optional when parsing
@@ -16,7 +16,6 @@
 //! - wildcards: `*` as an element name or key value, `...` as an element
 //!   (any number of elements).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -52,6 +51,117 @@ pub enum PathError {
     EmptyName,
 }
 
+/// The keys of a list entry, sorted by name: a map with the `BTreeMap` API the
+/// code uses (insert, get, iter, ...) in one boxed slice. Paths are cloned and
+/// kept by the thousand per device, and a `BTreeMap` allocates a whole B-tree
+/// node (over 500 bytes) for even one key; this holds one key in 48 bytes and
+/// none in no allocation at all. Entries have one to three keys, so lookups
+/// scan.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Keys(Box<[(CompactString, CompactString)]>);
+
+impl Keys {
+    pub fn new() -> Self {
+        Keys::default()
+    }
+
+    /// Sets `name` to `value`; returns the value it replaces.
+    pub fn insert(
+        &mut self,
+        name: impl Into<CompactString>,
+        value: impl Into<CompactString>,
+    ) -> Option<CompactString> {
+        let (name, value) = (name.into(), value.into());
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                let mut v = std::mem::take(&mut self.0).into_vec();
+                v.insert(i, (name, value));
+                self.0 = v.into_boxed_slice();
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&CompactString> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// (name, value) pairs, sorted by name.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&CompactString, &CompactString)> + Clone {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &CompactString> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &CompactString> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// Mutable values, in name order (names are fixed: they keep the order).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut CompactString> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl std::ops::Index<&str> for Keys {
+    type Output = CompactString;
+
+    fn index(&self, name: &str) -> &CompactString {
+        match self.get(name) {
+            Some(v) => v,
+            None => panic!("no key {name:?}"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Keys {
+    type Item = (&'a CompactString, &'a CompactString);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (CompactString, CompactString)>,
+        fn(&'a (CompactString, CompactString)) -> (&'a CompactString, &'a CompactString),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: Into<CompactString>, V: Into<CompactString>> FromIterator<(K, V)> for Keys {
+    /// Sorted by name; of repeated names, the last value wins (as in a map).
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut v: Vec<(CompactString, CompactString)> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        v.reverse();
+        // Stable: of equal names the last inserted (now first) is kept by dedup.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|later, earlier| later.0 == earlier.0);
+        Keys(v.into_boxed_slice())
+    }
+}
+
 /// One element of a path: a node name and, for list entries, its keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct PathElem {
@@ -59,7 +169,7 @@ pub struct PathElem {
     /// or a wildcard (`*`, `...`).
     pub name: CompactString,
     /// List keys; empty for containers and leaves.
-    pub keys: BTreeMap<CompactString, CompactString>,
+    pub keys: Keys,
 }
 
 impl PathElem {
@@ -67,7 +177,7 @@ impl PathElem {
     pub fn new(name: impl Into<CompactString>) -> Self {
         PathElem {
             name: name.into(),
-            keys: BTreeMap::new(),
+            keys: Keys::new(),
         }
     }
 
@@ -77,7 +187,7 @@ impl PathElem {
         name: impl Into<CompactString>,
         value: impl Into<CompactString>,
     ) -> Self {
-        self.keys.insert(name.into(), value.into());
+        self.keys.insert(name, value);
         self
     }
 
@@ -510,6 +620,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn keys_are_a_sorted_map_in_one_allocation() {
+        let mut a = Keys::new();
+        assert_eq!(a.insert("name", "BGP"), None);
+        assert_eq!(a.insert("identifier", "BGP"), None);
+        assert_eq!(a.insert("name", "bgp2"), Some(CompactString::from("BGP")));
+        let b: Keys = [("name", "x"), ("identifier", "BGP"), ("name", "bgp2")]
+            .into_iter()
+            .collect();
+        // Same keys in any order of arrival, the last value of a repeated name: equal.
+        assert_eq!(a, b);
+        assert_eq!(
+            a.keys().map(CompactString::as_str).collect::<Vec<_>>(),
+            ["identifier", "name"]
+        );
+        assert_eq!(a.get("name").map(CompactString::as_str), Some("bgp2"));
+        assert!(a.contains_key("identifier") && !a.contains_key("x"));
+        assert_eq!((a.len(), Keys::new().is_empty()), (2, true));
+        assert_eq!(format!("{a:?}"), r#"{"identifier": "BGP", "name": "bgp2"}"#);
+        // Ordered as the map it replaces: pair by pair, then shorter first.
+        let one: Keys = [("identifier", "BGP")].into_iter().collect();
+        assert!(one < a);
+        assert_eq!(std::mem::size_of::<PathElem>(), 40);
+    }
+
+    #[test]
     fn parses_keys_origin_and_module_prefix() {
         let path = p(
             "openconfig:/openconfig-interfaces:interfaces/interface[name=Ethernet1/1]/config/mtu",
@@ -660,11 +795,11 @@ pub(crate) mod tests {
         // escaping.
         let kval = "[ -~]{0,10}|[\\]\\[\\\\/=]{1,4}";
         let elem = (name, prop::collection::btree_map(kname, kval, 0..3)).prop_map(
-            |(name, keys): (String, BTreeMap<String, String>)| PathElem {
+            |(name, keys): (String, std::collections::BTreeMap<String, String>)| PathElem {
                 name: name.into(),
                 keys: keys
                     .into_iter()
-                    .map(|(k, v)| (k.into(), v.into()))
+                    .map(|(k, v)| (CompactString::from(k), CompactString::from(v)))
                     .collect(),
             },
         );

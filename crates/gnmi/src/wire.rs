@@ -2,8 +2,6 @@
 //! types. Crate-private functions; the trait impls become usable outside
 //! when the `server` feature exposes the message types.
 
-use std::collections::BTreeMap;
-
 use crate::notification::{DecodeError, Notification, Update};
 use crate::path::{Path, PathElem, PathError};
 use crate::proto::gnmi as pb;
@@ -31,8 +29,8 @@ impl TryFrom<&pb::Path> for Path {
                 keys: e
                     .key
                     .iter()
-                    .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                    .collect::<BTreeMap<_, _>>(),
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect::<crate::path::Keys>(),
             });
         }
         Ok(Path {

@@ -98,22 +98,34 @@ impl std::fmt::Display for BenchReport {
 
 /// `VmRSS` and `VmHWM` of this process, MiB (Linux; 0 elsewhere).
 pub fn rss_mib() -> (f64, f64) {
+    let (rss, peak) = rss_bytes();
+    (rss as f64 / 1048576.0, peak as f64 / 1048576.0)
+}
+
+/// `VmRSS` and `VmHWM` of this process, bytes (Linux; 0 elsewhere).
+pub fn rss_bytes() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// CPU time (user + system) this process has used, seconds (Linux; 0
-/// elsewhere). Clock ticks are 1/100 s on Linux's usual `CLK_TCK`.
+/// elsewhere).
 pub fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_secs_of("self")
+}
+
+/// CPU time (user + system) process `pid` (or `self`) has used, seconds
+/// (Linux; 0 elsewhere). Clock ticks are 1/100 s on Linux's usual `CLK_TCK`.
+pub fn cpu_secs_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();

@@ -11,12 +11,14 @@
 //! | POST | /devices/{name}/latency | `{"ms": 200}` | delay before every answer (0 clears) |
 //! | POST | /devices/{name}/fail-sets | `{"count": 2, "code": 14}` | next Sets fail (gRPC code, default 14 UNAVAILABLE) |
 //! | POST | /devices/{name}/reset | | back to the initial configuration |
+//! | POST | /churn | `{"rate": 1000, "pattern": "/interfaces/interface[name=*]/config/description"}` | out-of-band changes per second over random devices, to string leaves the pattern covers (0 stops); see [`crate::churn`] |
+//! | GET  | /churn | | `{"rate": r, "changes": n}` |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{FromRef, Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,8 +26,44 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::DeviceHandle;
+use crate::churn::Churn;
 
 type Devices = Arc<BTreeMap<String, DeviceHandle>>;
+type ChurnSlot = Arc<std::sync::Mutex<Option<Churn>>>;
+
+#[derive(Clone)]
+struct Ctl {
+    devices: Devices,
+    churn: ChurnSlot,
+}
+
+impl FromRef<Ctl> for Devices {
+    fn from_ref(c: &Ctl) -> Devices {
+        c.devices.clone()
+    }
+}
+
+impl FromRef<Ctl> for ChurnSlot {
+    fn from_ref(c: &Ctl) -> ChurnSlot {
+        c.churn.clone()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChurnRate {
+    rate: f64,
+    /// Leaves to change (default [`crate::churn::DEFAULT_PATTERN`]).
+    pattern: Option<String>,
+}
+
+fn churn_view(slot: &ChurnSlot) -> serde_json::Value {
+    let churn = slot.lock().unwrap_or_else(|p| p.into_inner());
+    match churn.as_ref() {
+        Some(c) => serde_json::json!({"rate": c.rate(), "changes": c.changes()}),
+        None => serde_json::json!({"rate": 0.0, "changes": 0}),
+    }
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -197,5 +235,30 @@ pub fn router(devices: BTreeMap<String, DeviceHandle>) -> Router {
                 },
             ),
         )
-        .with_state(devices)
+        .route(
+            "/churn",
+            get(|State(c): State<ChurnSlot>| async move { Json(churn_view(&c)) }).post(
+                |State(d): State<Devices>, State(c): State<ChurnSlot>, Json(b): Json<ChurnRate>| async move {
+                    if !(b.rate.is_finite() && (0.0..=1_000_000.0).contains(&b.rate)) {
+                        return bad_request(format!("rate must be within 0..=1000000 changes per second, got {}", b.rate));
+                    }
+                    let text = b.pattern.as_deref().unwrap_or(crate::churn::DEFAULT_PATTERN);
+                    let pattern = match text.parse::<fabric_gnmi::Path>() {
+                        Ok(p) => p.without_module_prefixes(),
+                        Err(e) => return bad_request(format!("pattern: {e}")),
+                    };
+                    {
+                        let mut slot = c.lock().unwrap_or_else(|p| p.into_inner());
+                        // The old task stops when dropped.
+                        *slot = (b.rate > 0.0).then(|| Churn::start(d.values().cloned().collect(), b.rate, pattern));
+                    }
+                    tracing::info!(rate = b.rate, "control: churn");
+                    Json(churn_view(&c)).into_response()
+                },
+            ),
+        )
+        .with_state(Ctl {
+            devices,
+            churn: ChurnSlot::default(),
+        })
 }

@@ -148,6 +148,11 @@ impl Device {
     }
 
     /// The current tree (an O(1) snapshot).
+    /// The tree the device started with (what `reset` goes back to).
+    pub fn initial(&self) -> &Tree {
+        &self.initial
+    }
+
     pub fn snapshot(&self) -> Tree {
         lock(&self.tree).clone()
     }

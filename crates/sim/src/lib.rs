@@ -8,6 +8,7 @@
 //! HTTP control endpoint ([`SimHandle::serve_control`], routes in README.md).
 
 pub mod bench;
+pub mod churn;
 pub mod control;
 pub mod device;
 pub mod schema;

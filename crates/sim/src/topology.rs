@@ -427,16 +427,19 @@ impl Topology {
 
     /// `n` synthetic leaf switches, ports `base_port..base_port+n` (0 = all
     /// ephemeral), credentials admin/admin, each holding about 2,000 config
-    /// leaves. The devices differ in hostname and router id and share every
-    /// other node of one template tree (see [`Tree`]), as the leaves of a real
-    /// fabric share most of their configuration.
+    /// leaves: exactly the leaves the drift engine compiles from
+    /// [`synthetic_intent`] for that device (so an operator given those
+    /// intents starts in sync), plus entry keys and some state. The devices
+    /// differ in hostname and router id and share every other node of one
+    /// template tree (see [`Tree`]), as the leaves of a real fabric share most
+    /// of their configuration.
     pub fn generate(n: usize, base_port: u16) -> Result<Topology, TopologyError> {
-        let template = synthetic_template();
+        let template = synthetic_template()?;
         let schema = Arc::new(Schema::new(template.iter(), &[]));
         let refused = vec![parse_pattern("generated", BGP_NEIGHBOR_STATE)?];
         let mut devices = Vec::with_capacity(n);
         for i in 0..n {
-            let name = format!("gen{:04}", i + 1);
+            let name = synthetic_name(i);
             let port = if base_port == 0 {
                 0
             } else {
@@ -452,7 +455,7 @@ impl Topology {
             );
             initial.insert(
                 bgp_path(&["global", "config", "router-id"]),
-                Value::String(format!("10.255.{}.{}", (i / 250) % 256, i % 250 + 1)),
+                Value::String(synthetic_router_id(i)),
             );
             devices.push(DeviceSpec {
                 name,
@@ -515,116 +518,173 @@ fn bgp_path(rest: &[&str]) -> Path {
     p
 }
 
-/// The synthetic leaf switch: 64 Ethernet ports, 200 VLANs, 100 BGP
-/// neighbors (1,930 config leaves, 228 state leaves).
-fn synthetic_template() -> Tree {
+/// The name of the `index`th (0-based) generated device: `gen0001`, ...
+pub fn synthetic_name(index: usize) -> String {
+    format!("gen{:04}", index + 1)
+}
+
+fn synthetic_router_id(index: usize) -> String {
+    format!("10.255.{}.{}", (index / 250) % 256, index % 250 + 1)
+}
+
+/// The platform and ownership of the generated devices' intents.
+pub const SYNTHETIC_PLATFORM: fabric_drift::intent::Platform =
+    fabric_drift::intent::Platform::Openconfig;
+pub const SYNTHETIC_OWNERSHIP: fabric_drift::intent::Ownership =
+    fabric_drift::intent::Ownership::Strict;
+
+/// The intent of the `index`th (0-based) device of [`Topology::generate`]: a
+/// leaf switch with 64 access ports, 300 VLANs and 100 BGP neighbors in one
+/// peer group (about 1,900 leaves once compiled for [`SYNTHETIC_PLATFORM`]).
+/// Devices differ in hostname and router id only.
+pub fn synthetic_intent(index: usize) -> fabric_drift::intent::DeviceIntent {
+    use fabric_drift::intent::{
+        AddressFamily, Bgp, DeviceIntent, Interface, Neighbor, PeerGroup, Switchport,
+        SwitchportMode, Vlan,
+    };
+    let interfaces = (1..=SYNTHETIC_PORTS)
+        .map(|i| Interface {
+            name: format!("Ethernet{i}"),
+            description: Some(format!("server port {i}")),
+            enabled: true,
+            mtu: Some(9214),
+            switchport: Some(Switchport {
+                mode: SwitchportMode::Access,
+                access_vlan: Some(10 + (i % 300) as u16),
+                native_vlan: None,
+                trunk_vlans: Vec::new(),
+            }),
+            aggregate_id: None,
+            vrf: None,
+            ipv4_addresses: Vec::new(),
+            ipv6_addresses: Vec::new(),
+        })
+        .collect();
+    let vlans = (10..310u16)
+        .map(|id| Vlan {
+            id,
+            name: Some(format!("vlan{id}")),
+        })
+        .collect();
+    let neighbors = (0..100u32)
+        .map(|n| Neighbor {
+            address: format!("10.{}.{}.{}", 1 + n / 64, 0, (n % 64) * 4),
+            peer_as: Some(65100 + n),
+            peer_group: Some("UNDERLAY".into()),
+            description: Some(format!("peer {n}")),
+            enabled: true,
+            address_families: vec![AddressFamily::Ipv4Unicast, AddressFamily::L2vpnEvpn],
+        })
+        .collect();
+    DeviceIntent {
+        hostname: Some(synthetic_name(index)),
+        interfaces,
+        vlans,
+        vrfs: Vec::new(),
+        vxlan: None,
+        bgp: Some(Bgp {
+            asn: 65001,
+            router_id: synthetic_router_id(index),
+            peer_groups: vec![PeerGroup {
+                name: "UNDERLAY".into(),
+                peer_as: None,
+                description: Some("leaf-spine underlay".into()),
+                update_source: None,
+                ebgp_multihop: None,
+                address_families: Vec::new(),
+            }],
+            neighbors,
+        }),
+        mlag: None,
+    }
+}
+
+/// Ethernet ports of a generated device.
+pub const SYNTHETIC_PORTS: u64 = 64;
+
+/// The generated devices' management interface: outside the intent, so changes to it are
+/// streamed to an operator subscribed to every interface's `config` but are never drift.
+pub const MANAGEMENT: &str = "Management1";
+
+/// The synthetic leaf switch: the leaves compiled from [`synthetic_intent`],
+/// the list keys a device holds beside each entry's `config`, and some
+/// operational state (which the operator does not subscribe to).
+fn synthetic_template() -> Result<Tree, TopologyError> {
+    let desired = fabric_drift::Desired::compile(
+        SYNTHETIC_PLATFORM,
+        &synthetic_intent(0),
+        &[],
+        SYNTHETIC_OWNERSHIP,
+        &[],
+        &[],
+    )
+    .map_err(|e| TopologyError::Invalid {
+        device: "generated".into(),
+        message: e.to_string(),
+    })?;
     let mut t = Tree::new();
-    t.insert(p_str("/system/config/hostname"), Value::from("template"));
-    for i in 1..=64u64 {
-        let name = format!("Ethernet{i}");
+    t.extend(
+        desired
+            .leaves()
+            .map(|(p, v)| (p.without_module_prefixes(), v.clone())),
+    );
+    // Each list entry holds its key leaves beside `config` too (`interface/name`).
+    let entries: Vec<(Path, Value)> = t
+        .iter()
+        .filter(|(p, _)| p.elems.len() >= 2 && p.elems[p.elems.len() - 2].name == "config")
+        .filter_map(|(p, v)| {
+            let entry = p.elems.len().checked_sub(3)?;
+            let leaf = p.elems.last()?.name.as_str();
+            p.elems[entry].keys.contains_key(leaf).then(|| {
+                (
+                    Path::new(p.elems[..=entry].to_vec()).push_name(leaf),
+                    v.clone(),
+                )
+            })
+        })
+        .collect();
+    t.extend(entries);
+    // The management port, which every switch has and no intent names.
+    let mgmt = Path::new(vec![
+        elem("interfaces", &[]),
+        elem("interface", &[("name", MANAGEMENT)]),
+    ]);
+    t.insert(mgmt.clone().push_name("name"), Value::from(MANAGEMENT));
+    let mgmt_config = mgmt.clone().push_name("config");
+    t.insert(
+        mgmt_config.clone().push_name("name"),
+        Value::from(MANAGEMENT),
+    );
+    t.insert(
+        mgmt_config.clone().push_name("description"),
+        Value::from("out-of-band management"),
+    );
+    t.insert(mgmt_config.push_name("enabled"), Value::Bool(true));
+    for i in 1..=SYNTHETIC_PORTS {
         let base = Path::new(vec![
             elem("interfaces", &[]),
-            elem("interface", &[("name", &name)]),
+            elem("interface", &[("name", &format!("Ethernet{i}"))]),
         ]);
-        let leaf = |rest: &[&str]| {
-            let mut p = base.clone();
-            for r in rest {
-                p = p.push_name(*r);
-            }
-            p
-        };
-        t.insert(leaf(&["name"]), Value::String(name.clone()));
-        t.insert(leaf(&["config", "name"]), Value::String(name.clone()));
-        t.insert(
-            leaf(&["config", "description"]),
-            Value::String(format!("server port {i}")),
-        );
-        t.insert(leaf(&["config", "mtu"]), Value::Uint(9214));
-        t.insert(leaf(&["config", "enabled"]), Value::Bool(true));
-        t.insert(
-            leaf(&["config", "type"]),
-            Value::from("iana-if-type:ethernetCsmacd"),
-        );
-        let sv = ["ethernet", "switched-vlan", "config"];
-        t.insert(
-            leaf(&[sv[0], sv[1], sv[2], "interface-mode"]),
-            Value::from("ACCESS"),
-        );
-        t.insert(
-            leaf(&[sv[0], sv[1], sv[2], "access-vlan"]),
-            Value::Uint(10 + (i % 200)),
-        );
-        t.insert(leaf(&["state", "oper-status"]), Value::from("UP"));
-        t.insert(leaf(&["state", "admin-status"]), Value::from("UP"));
+        for leaf in ["oper-status", "admin-status"] {
+            t.insert(
+                base.clone().push_name("state").push_name(leaf),
+                Value::from("UP"),
+            );
+        }
     }
-    let ni = Path::new(vec![
-        elem("network-instances", &[]),
-        elem("network-instance", &[("name", "default")]),
-    ]);
-    t.insert(ni.clone().push_name("name"), Value::from("default"));
-    t.insert(
-        ni.clone().push_name("config").push_name("name"),
-        Value::from("default"),
-    );
-    t.insert(
-        ni.clone().push_name("config").push_name("type"),
-        Value::from("openconfig-network-instance-types:DEFAULT_INSTANCE"),
-    );
-    for v in 10..210u64 {
-        let id = v.to_string();
-        let base = ni
-            .clone()
-            .push_name("vlans")
-            .child(elem("vlan", &[("vlan-id", &id)]));
-        t.insert(base.clone().push_name("vlan-id"), Value::Uint(v));
+    let neighbors: Vec<Path> = t
+        .keys()
+        .filter(|p| p.elems.last().is_some_and(|e| e.name == "neighbor-address"))
+        .filter(|p| p.elems.len() >= 2 && p.elems[p.elems.len() - 2].name == "neighbor")
+        .map(Path::parent)
+        .collect();
+    for n in neighbors {
         t.insert(
-            base.clone().push_name("config").push_name("vlan-id"),
-            Value::Uint(v),
-        );
-        t.insert(
-            base.clone().push_name("config").push_name("name"),
-            Value::String(format!("vlan{v}")),
-        );
-        t.insert(
-            base.push_name("config").push_name("status"),
-            Value::from("ACTIVE"),
-        );
-    }
-    let proto = bgp_path(&[]).parent();
-    t.insert(proto.clone().push_name("identifier"), Value::from("BGP"));
-    t.insert(proto.clone().push_name("name"), Value::from("BGP"));
-    t.insert(
-        proto.clone().push_name("config").push_name("identifier"),
-        Value::from("BGP"),
-    );
-    t.insert(
-        proto.push_name("config").push_name("name"),
-        Value::from("BGP"),
-    );
-    t.insert(bgp_path(&["global", "config", "as"]), Value::Uint(65001));
-    t.insert(
-        bgp_path(&["global", "config", "router-id"]),
-        Value::from("10.255.0.1"),
-    );
-    for n in 0..100u64 {
-        let addr = format!("10.{}.{}.{}", 1 + n / 64, (n % 64) * 4 / 256, (n % 64) * 4);
-        let base = bgp_path(&["neighbors"]).child(elem("neighbor", &[("neighbor-address", &addr)]));
-        let c = |leaf: &str| base.clone().push_name("config").push_name(leaf);
-        t.insert(
-            base.clone().push_name("neighbor-address"),
-            Value::String(addr.clone()),
-        );
-        t.insert(c("neighbor-address"), Value::String(addr.clone()));
-        t.insert(c("peer-as"), Value::Uint(65100 + n));
-        t.insert(c("peer-group"), Value::from("UNDERLAY"));
-        t.insert(c("description"), Value::String(format!("peer {n}")));
-        t.insert(c("enabled"), Value::Bool(true));
-        t.insert(
-            base.push_name("state").push_name("session-state"),
+            n.push_name("state").push_name("session-state"),
             Value::from("ESTABLISHED"),
         );
     }
-    t
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -638,10 +698,48 @@ mod tests {
         assert_eq!(topo.devices.len(), 2);
         let d = &topo.devices[1];
         assert_eq!((d.name.as_str(), d.port), ("gen0002", 17001));
+        // The intended leaves, their entries' keys, and no more state than config.
         let config = d.initial.keys().filter(|p| !is_state(p)).count();
-        assert!((1900..=2100).contains(&config), "{config} config leaves");
+        assert!((2400..=2700).contains(&config), "{config} config leaves");
+        assert!(
+            d.initial.len() - config < config / 4,
+            "{} leaves",
+            d.initial.len()
+        );
         assert_ne!(topo.devices[0].initial, topo.devices[1].initial);
         assert_eq!(p_str(BGP_NEIGHBOR_STATE).len(), 8);
+    }
+
+    #[test]
+    fn generated_devices_hold_exactly_their_synthetic_intent() {
+        let topo = Topology::generate(3, 0).unwrap_or_default();
+        for (i, d) in topo.devices.iter().enumerate() {
+            let desired = fabric_drift::Desired::compile(
+                SYNTHETIC_PLATFORM,
+                &synthetic_intent(i),
+                &[],
+                SYNTHETIC_OWNERSHIP,
+                &[],
+                &[],
+            )
+            .expect("the synthetic intent compiles");
+            let mut count = 0;
+            for (path, value) in desired.leaves() {
+                let path = path.without_module_prefixes();
+                assert_eq!(d.initial.get(&path), Some(value), "{}: {path}", d.name);
+                count += 1;
+            }
+            assert_eq!(count, 1891, "intended leaves");
+            // Every config leaf the device holds under a `config` container is intended, but
+            // the management port's.
+            let under_config = d
+                .initial
+                .keys()
+                .filter(|p| p.elems.iter().any(|e| e.name == "config"))
+                .filter(|p| p.elems[1].keys.get("name").map(|n| n.as_str()) != Some(MANAGEMENT))
+                .count();
+            assert_eq!(under_config, count, "{}", d.name);
+        }
     }
 
     #[test]

@@ -45,6 +45,11 @@ impl Tree {
         self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
+    /// Leaves with their shared keys and values (cloning them is a reference count).
+    pub fn iter_shared(&self) -> impl Iterator<Item = (&Arc<Path>, &Arc<Value>)> {
+        self.0.iter()
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &Path> {
         self.0.keys().map(|k| &**k)
     }

@@ -56,7 +56,7 @@ fn leaf1() -> (DeviceIntent, Vec<RawConfig>) {
 
 fn value_at<'a>(d: &'a Desired, path: &str) -> Option<&'a Value> {
     let path = p(path);
-    d.leaves().find(|(lp, _)| **lp == path).map(|(_, v)| v)
+    d.leaves().find(|(lp, _)| *lp == path).map(|(_, v)| v)
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn leaf1_has_the_expected_eos_paths() {
         assert_eq!(value_at(&d, &path), Some(&value), "{path}");
     }
     // Paths are unique and sorted.
-    let paths: Vec<&Path> = d.leaves().map(|(p, _)| p).collect();
+    let paths: Vec<Path> = d.leaves().map(|(p, _)| p).collect();
     assert!(paths.windows(2).all(|w| w[0] < w[1]));
     // Nothing the intent leaves out is invented: Ethernet1 has no switchport.
     assert!(
@@ -165,7 +165,7 @@ fn subscription_roots_are_config_containers_without_overlap() {
     // Every evaluated leaf is under a root.
     for (leaf, _) in d.leaves() {
         assert!(
-            roots.iter().any(|r| r.is_prefix_of(leaf)),
+            roots.iter().any(|r| r.is_prefix_of(&leaf)),
             "{leaf} not subscribed"
         );
     }
@@ -209,10 +209,8 @@ fn raw_config_joins_and_contradictions_name_both() {
     );
     // The raw mtu agrees with the typed one: the typed leaf stays.
     let mtu = d.leaf(&p("/interfaces/interface[name=Ethernet1]/config/mtu"));
-    assert_eq!(
-        mtu.map(|l| l.field.as_str()),
-        Some("interfaces[Ethernet1].mtu")
-    );
+    // (A raw leaf would be of kind Auto.)
+    assert_eq!(mtu.as_ref().map(|l| l.kind), Some(LeafKind::Uint));
 
     let bad = vec![RawConfig {
         path: "/interfaces/interface[name=Ethernet1]/config/mtu".into(),
@@ -356,5 +354,65 @@ fn leaves_round_trip_through_json_ietf_with_the_key_table() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn strict_roots_watch_every_entry_of_an_owned_list_once() {
+    let intent: DeviceIntent = serde_yaml::from_str(
+        "
+interfaces:
+  - {name: Ethernet1, switchport: {mode: access, accessVlan: 10}}
+  - {name: Ethernet2, switchport: {mode: access, accessVlan: 10}}
+vlans: [{id: 10, name: ten}, {id: 20, name: twenty}]
+bgp:
+  asn: 65001
+  routerId: 10.0.0.1
+  neighbors:
+    - {address: 10.1.0.0, peerAs: 65000, addressFamilies: [ipv4-unicast]}
+    - {address: 10.1.0.2, peerAs: 65000, addressFamilies: [ipv4-unicast]}
+",
+    )
+    .unwrap();
+    let d = Desired::compile(
+        Platform::Openconfig,
+        &intent,
+        &[],
+        Ownership::Strict,
+        &[],
+        &[],
+    )
+    .unwrap();
+    let roots: Vec<String> = d
+        .subscription_roots()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    // One root for both ports' switched-vlan, one for both neighbors' address family.
+    assert!(
+        roots.contains(&"/interfaces/interface[name=*]/ethernet/switched-vlan/config".to_string()),
+        "{roots:#?}"
+    );
+    let bgp = "/network-instances/network-instance[name=default]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+    assert!(
+        roots.contains(&format!(
+            "{bgp}/neighbors/neighbor[neighbor-address=*]/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/config"
+        )),
+        "{roots:#?}"
+    );
+    // The default network instance is not owned: it stays concrete.
+    assert!(
+        !roots
+            .iter()
+            .any(|r| r.contains("network-instance[name=*]/protocols")),
+        "{roots:#?}"
+    );
+    assert!(roots.len() <= 12, "{roots:#?}");
+    // Every evaluated leaf is still under a root.
+    for (leaf, _) in d.leaves() {
+        assert!(
+            d.subscription_roots().iter().any(|r| r.covers(&leaf)),
+            "{leaf}"
+        );
     }
 }

@@ -78,8 +78,7 @@ fn eos_spellings_compare_equal() {
             path.elems[0].name = "openconfig-interfaces:interfaces".into();
         }
         if let Some(e) = path.elems.iter_mut().find(|e| e.name == "protocol") {
-            e.keys
-                .insert("identifier".into(), "openconfig-policy-types:BGP".into());
+            e.keys.insert("identifier", "openconfig-policy-types:BGP");
         }
         leaves.push(Leaf::new(path, value));
     }
