@@ -79,7 +79,8 @@ pub(crate) struct Shared {
 }
 
 struct Handle {
-    config: DeviceConfig,
+    /// Shared with the session, not copied: a device's intent is kept once.
+    config: Arc<DeviceConfig>,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
 }
@@ -144,6 +145,7 @@ impl<P: Port> Engine<P> {
     /// Starts watching a device, or hands its session a changed spec. An unchanged spec (a
     /// watch resync) costs nothing.
     pub async fn apply(&self, config: DeviceConfig) {
+        let config = Arc::new(config);
         let mut sessions = self.sessions.lock().await;
         if let Some(handle) = sessions.get_mut(&config.key) {
             if handle.config == config && !handle.task.is_finished() {
@@ -152,7 +154,7 @@ impl<P: Port> Engine<P> {
             if !handle.task.is_finished()
                 && handle
                     .commands
-                    .send(Command::Update(Box::new(config.clone())))
+                    .send(Command::Update(config.clone()))
                     .await
                     .is_ok()
             {

@@ -509,16 +509,11 @@ impl<P: Port> Session<P> {
     pub(crate) async fn remediation_timers(&mut self) {
         let now = Instant::now();
         let Some(flight) = &self.in_flight else {
-            if self
-                .waiting
-                .as_ref()
-                .is_some_and(|(_, until)| until.is_some_and(|u| u <= now))
+            if let Some((_, until)) = &mut self.waiting
+                && until.is_some_and(|u| u <= now)
             {
-                if let Some((reason, _)) = &mut self.waiting {
-                    // Keep the reason (a look that finds the same one writes nothing).
-                    let reason = reason.clone();
-                    self.waiting = Some((reason, None));
-                }
+                // The reason stays: a look that finds the same one writes nothing.
+                *until = None;
                 self.consider().await;
             }
             return;

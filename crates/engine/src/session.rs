@@ -43,7 +43,7 @@ use crate::{
 const REPORTED_PATHS: usize = 20;
 
 pub(crate) enum Command {
-    Update(Box<DeviceConfig>),
+    Update(Arc<DeviceConfig>),
     /// A person approved or rejected an event.
     Decide {
         event: String,
@@ -67,7 +67,7 @@ type Events =
     SelectAll<Pin<Box<dyn Stream<Item = (usize, Result<SubscribeEvent, ClientError>)> + Send>>>;
 
 pub(crate) struct Session<P: Port> {
-    pub(crate) config: DeviceConfig,
+    pub(crate) config: Arc<DeviceConfig>,
     pub(crate) port: Arc<P>,
     pub(crate) options: EngineOptions,
     pub(crate) shared: Arc<Shared>,
@@ -107,7 +107,7 @@ pub(crate) struct Session<P: Port> {
 
 impl<P: Port> Session<P> {
     pub(crate) fn new(
-        config: DeviceConfig,
+        config: Arc<DeviceConfig>,
         port: Arc<P>,
         options: EngineOptions,
         shared: Arc<Shared>,
@@ -226,7 +226,7 @@ impl<P: Port> Session<P> {
                 self.send_report().await;
                 match commands.recv().await {
                     Some(Command::Update(config)) => {
-                        self.take_config(*config);
+                        self.take_config(config);
                         self.install();
                         continue;
                     }
@@ -255,7 +255,7 @@ impl<P: Port> Session<P> {
                         tokio::select! {
                             _ = &mut wake => break,
                             command = commands.recv() => match command {
-                                Some(Command::Update(config)) => self.update(*config).await,
+                                Some(Command::Update(config)) => self.update(config).await,
                                 Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                                 Some(Command::Stop) | None => {
                                     self.count(self.last_report.as_ref(), None);
@@ -273,7 +273,7 @@ impl<P: Port> Session<P> {
     }
 
     /// A new spec while not connected: just recompile; the next connection uses it.
-    async fn update(&mut self, config: DeviceConfig) {
+    async fn update(&mut self, config: Arc<DeviceConfig>) {
         self.take_config(config);
         self.install();
         self.send_report().await;
@@ -281,7 +281,7 @@ impl<P: Port> Session<P> {
 
     /// Takes a new spec, and the requests it carries: a changed intent or a `clear` annotation
     /// lifts the flap guard; a new remediate annotation value is a manual trigger.
-    fn take_config(&mut self, config: DeviceConfig) {
+    fn take_config(&mut self, config: Arc<DeviceConfig>) {
         let old = std::mem::replace(&mut self.config, config);
         if self.guard.is_contested()
             && (!old.same_intent(&self.config) || self.config.clear_contested)
@@ -375,7 +375,7 @@ impl<P: Port> Session<P> {
                     None => return closed("all subscriptions ended during the initial sync"),
                 },
                 command = commands.recv() => match command {
-                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(config).await { return outcome; },
                     Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                     Some(Command::Stop) | None => return Outcome::Stop,
                 },
@@ -413,7 +413,7 @@ impl<P: Port> Session<P> {
                     None => return closed("the target ended every subscription"),
                 },
                 command = commands.recv() => match command {
-                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(*config).await { return outcome; },
+                    Some(Command::Update(config)) => if let Some(outcome) = self.update_connected(config).await { return outcome; },
                     Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
                     Some(Command::Stop) | None => return Outcome::Stop,
                 },
@@ -540,7 +540,7 @@ impl<P: Port> Session<P> {
 
     /// A new spec while connected. Returns an outcome when the connection must be redone: the
     /// target or its credentials changed (a rotated Secret), or the subscribed roots did.
-    async fn update_connected(&mut self, config: DeviceConfig) -> Option<Outcome> {
+    async fn update_connected(&mut self, config: Arc<DeviceConfig>) -> Option<Outcome> {
         let reconnect = config.target != self.config.target;
         let same_intent = config.same_intent(&self.config);
         self.take_config(config);
