@@ -506,15 +506,16 @@ impl<P: Port> Session<P> {
     }
 
     /// Timers: a confirmation that did not come, a retry that is due, a wait that is over.
+    /// The caller runs `consider` afterwards.
     pub(crate) async fn remediation_timers(&mut self) {
         let now = Instant::now();
         let Some(flight) = &self.in_flight else {
+            // A wait that is over: the session's timer step looks again (`consider`) right after
+            // this. The reason stays, so a look that finds the same one writes nothing.
             if let Some((_, until)) = &mut self.waiting
                 && until.is_some_and(|u| u <= now)
             {
-                // The reason stays: a look that finds the same one writes nothing.
                 *until = None;
-                self.consider().await;
             }
             return;
         };
