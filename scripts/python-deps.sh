@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python tools of the test suite, in a venv at .venv-interop built with the machine's python3:
-# - pygnmi and gnmi-py, third-party gNMI clients for fabric-sim's interop tests (crates/sim/tests/interop.rs);
+# - pygnmi and gnmi-py, third-party gNMI clients for fabric-sim's interop tests (crates/sim/tests/integration/interop.rs);
 # - helm-python-sdk (Helm 4's Go SDK as a library: no helm binary is installable here) and
 #   kubernetes-validate (the API server's OpenAPI schemas, strict) for tests/chart.rs through
 #   scripts/helm-render.py;

@@ -2,7 +2,7 @@
 //! tests/data/lab-snapshot.json is what `sync` fetched from a NetBox seeded by `seed::lab`
 //! (re-record with `cargo run -p fabric-netbox --example snapshot -- lab`).
 
-mod common;
+use crate::common;
 
 use fabric_netbox::{Snapshot, map_snapshot};
 

@@ -5,8 +5,7 @@
 //!
 //! Each test works in its own NetBox site and its own in-memory API server.
 
-#[path = "../../netbox/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 

@@ -1,7 +1,7 @@
 //! The lab fabric entered into a real NetBox syncs back to exactly the intent of
 //! examples/fabric/manifests/devices/*.yaml. Needs scripts/netbox.sh.
 
-mod common;
+use crate::common;
 
 use fabric_netbox::{seed, sync};
 

@@ -1,6 +1,6 @@
 //! Sync behaviour against a real NetBox (scripts/netbox.sh). Each test works in its own site.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

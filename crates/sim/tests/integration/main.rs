@@ -1,0 +1,6 @@
+//! fabric-sim's integration tests, one binary (one link instead of one per file keeps a cold CI
+//! build's disk and time down).
+
+mod churn;
+mod interop;
+mod target;
