@@ -269,13 +269,14 @@ impl Device {
 
         // Everything that can fail was checked above, so the tree is changed
         // in place under the lock: no reader sees a half-applied Set, and
-        // map nodes no snapshot shares are not copied. `prior` keeps each
-        // touched leaf's value before the Set, to report the difference.
+        // map nodes no snapshot shares are not copied. `touched` keeps each
+        // touched leaf's value before the Set and after it, so the difference
+        // is reported without looking the leaves up again.
         let mut results = Vec::with_capacity(deletes.len() + writes.len());
         let mut tree = lock(&self.tree);
-        let mut prior: BTreeMap<Path, Option<Value>> = BTreeMap::new();
+        let mut touched = Touched::new();
         for d in deletes {
-            remove_under(&mut tree, &d, &mut prior);
+            remove_under(&mut tree, &d, &mut touched);
             results.push(SetResult {
                 path: d,
                 op: SetOperation::Delete,
@@ -283,14 +284,14 @@ impl Device {
         }
         for (op, at, leaves) in writes {
             if op != SetOperation::Update {
-                remove_under(&mut tree, &at, &mut prior);
+                remove_under(&mut tree, &at, &mut touched);
             }
             for (p, v) in leaves {
-                if !prior.contains_key(&p) {
-                    let old = tree.get(&p).cloned();
-                    prior.insert(p.clone(), old);
-                }
-                tree.insert(p, v);
+                let old = tree.insert(p.clone(), v.clone());
+                touched
+                    .entry(p)
+                    .and_modify(|(_, after)| *after = Some(v.clone()))
+                    .or_insert_with(|| (old, Some(v)));
             }
             results.push(SetResult { path: at, op });
         }
@@ -299,13 +300,10 @@ impl Device {
             updates: Vec::new(),
             deletes: Vec::new(),
         };
-        for (p, old) in prior {
-            match tree.get(&p) {
-                Some(new) if old.as_ref() != Some(new) => {
-                    let new = new.clone();
-                    change.updates.push((p, new));
-                }
-                None if old.is_some() => change.deletes.push(p),
+        for (p, (before, after)) in touched {
+            match after {
+                Some(new) if before.as_deref() != Some(&new) => change.updates.push((p, new)),
+                None if before.is_some() => change.deletes.push(p),
                 _ => {}
             }
         }
@@ -347,15 +345,21 @@ impl Device {
 /// One replace/update of a Set: the operation, its path, the leaves it writes.
 type Write = (SetOperation, Path, Vec<(Path, Value)>);
 
+/// The leaves a Set touched: each one's value before the Set and after it.
+type Touched = BTreeMap<Path, (Option<Arc<Value>>, Option<Value>)>;
+
 /// Removes every leaf at or under `at` (wildcards allowed), remembering
 /// the value each had before the Set.
-fn remove_under(tree: &mut Tree, at: &Path, prior: &mut BTreeMap<Path, Option<Value>>) {
-    let gone: Vec<(Path, Value)> = crate::tree::select(tree, at, crate::tree::DataKind::All)
-        .map(|(p, v)| (p.clone(), v.clone()))
+fn remove_under(tree: &mut Tree, at: &Path, touched: &mut Touched) {
+    let gone: Vec<Path> = crate::tree::select(tree, at, crate::tree::DataKind::All)
+        .map(|(p, _)| p.clone())
         .collect();
-    for (p, v) in gone {
-        tree.remove(&p);
-        prior.entry(p).or_insert(Some(v));
+    for p in gone {
+        let old = tree.remove(&p);
+        touched
+            .entry(p)
+            .and_modify(|(_, after)| *after = None)
+            .or_insert((old, None));
     }
 }
 
@@ -408,6 +412,44 @@ mod tests {
         assert_eq!(d.snapshot(), before);
         assert!(rx.try_recv().is_err());
         assert_eq!(d.counters.sets_applied.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_set_reports_each_leaf_by_its_value_before_and_after_the_whole_set() {
+        let d = device();
+        let (tree, mut rx) = d.snapshot_and_subscribe();
+        let desc = p("/interfaces/interface[name=Ethernet3]/config/description");
+        let mtu = p("/interfaces/interface[name=Ethernet3]/config/mtu");
+        let old_mtu = tree.get(&mtu).cloned().expect("Ethernet3 has an mtu");
+        // Replace the container with its own mtu and a new description, then update the
+        // description twice: the mtu was removed and written back (no change), the
+        // description changed once, to its last value; every other config leaf is deleted.
+        let req = SetRequest {
+            replaces: vec![(
+                p("/interfaces/interface[name=Ethernet3]/config"),
+                Value::JsonIetf(format!(r#"{{"mtu":{old_mtu},"description":"first"}}"#)),
+            )],
+            updates: vec![
+                (desc.clone(), Value::from("second")),
+                (desc.clone(), Value::from("third")),
+            ],
+            ..Default::default()
+        };
+        d.apply_set(&req).expect("set");
+        let change = rx.try_recv().expect("one change");
+        assert_eq!(change.updates, vec![(desc, Value::from("third"))]);
+        assert!(!change.deletes.contains(&mtu));
+        let removed: Vec<&Path> = tree
+            .keys()
+            .filter(|k| {
+                k.to_string()
+                    .starts_with("/interfaces/interface[name=Ethernet3]/config/")
+            })
+            .filter(|k| **k != mtu && k.elems.last().is_some_and(|e| e.name != "description"))
+            .collect();
+        assert!(!removed.is_empty(), "Ethernet3 has other config leaves");
+        assert_eq!(change.deletes.iter().collect::<Vec<_>>(), removed);
+        assert!(rx.try_recv().is_err(), "one Set, one change");
     }
 
     #[test]

@@ -21,12 +21,14 @@ impl Tree {
         Tree::default()
     }
 
-    pub fn insert(&mut self, path: Path, value: Value) {
-        self.0.insert(Arc::new(path), Arc::new(value));
+    /// Sets a leaf; returns the value it had.
+    pub fn insert(&mut self, path: Path, value: Value) -> Option<Arc<Value>> {
+        self.0.insert(Arc::new(path), Arc::new(value))
     }
 
-    pub fn remove(&mut self, path: &Path) {
-        self.0.remove(path);
+    /// Removes a leaf; returns the value it had.
+    pub fn remove(&mut self, path: &Path) -> Option<Arc<Value>> {
+        self.0.remove(path)
     }
 
     pub fn get(&self, path: &Path) -> Option<&Value> {
