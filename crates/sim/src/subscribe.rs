@@ -473,4 +473,29 @@ mod tests {
             assert_eq!(pb_path(&p), srv::Path::from(&p), "{s}");
         }
     }
+
+    #[tokio::test]
+    async fn changes_go_out_in_notifications_of_at_most_chunk_updates() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let leaf = |i: usize| -> Path {
+            format!("/interfaces/interface[name=Ethernet{i}]/config/description")
+                .parse()
+                .unwrap_or_default()
+        };
+        let updates: Vec<srv::Update> = (0..2 * CHUNK + 3)
+            .map(|i| pb_update(&leaf(i), &Value::from("x")))
+            .collect();
+        let deletes = vec![pb_path(&leaf(9999))];
+        assert_eq!(send_changes(&tx, updates, deletes).await, Some(3));
+        drop(tx);
+        let mut sizes = Vec::new();
+        while let Some(Ok(r)) = rx.recv().await {
+            let Some(srv::subscribe_response::Response::Update(n)) = r.response else {
+                panic!("not an update: {r:?}");
+            };
+            sizes.push((n.update.len(), n.delete.len()));
+        }
+        // The deletes ride in the first notification; every update is sent once.
+        assert_eq!(sizes, vec![(CHUNK, 1), (CHUNK, 0), (3, 0)]);
+    }
 }
