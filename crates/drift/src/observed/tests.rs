@@ -559,3 +559,15 @@ fn a_resync_reports_against_the_drift_reported_before() {
     assert_eq!(delta.cleared, vec![p(MTU)], "1500 is now intended");
     assert_eq!(delta.added.len(), 1, "VLAN 99 is back: {:?}", delta.added);
 }
+
+#[test]
+fn a_delete_spelled_with_module_prefixes_finds_the_leaf() {
+    let mut t = synced(desired(Ownership::Merge, &[]));
+    let prefixed = p(
+        "/openconfig-interfaces:interfaces/interface[name=Ethernet1]/config/openconfig-interfaces:description",
+    );
+    let delta = t.apply(&[], &[prefixed]);
+    assert_eq!(delta.added.len(), 1, "{:?}", delta.added);
+    assert_eq!(delta.added[0].path, p(DESC));
+    assert_eq!(delta.added[0].kind, DriftKind::Missing);
+}
