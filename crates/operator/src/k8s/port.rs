@@ -22,7 +22,7 @@ use fabric_api::{
     },
 };
 use fabric_engine::{
-    DeviceKey, DeviceReport, EventRecord, EventUpdate, KnownEvent, Port, PortError,
+    DeviceKey, DeviceReport, EventRecord, EventUpdate, KnownEvent, Phase, Port, PortError,
 };
 use serde_json::json;
 use tokio::sync::Notify;
@@ -59,9 +59,33 @@ pub struct KubePort {
     slots: Mutex<HashMap<DeviceKey, DeviceSlot>>,
     wake: Notify,
     metrics: Arc<Metrics>,
+    /// Each open event's phase as last counted, so `fabric_drift_events_total` counts an
+    /// event's phase once however often the engine rewrites it (a retry's message, a new
+    /// reason for waiting). Final phases leave the map.
+    counted: Mutex<HashMap<(String, String), Phase>>,
 }
 
 impl KubePort {
+    /// Counts `phase` for the event unless it was the last one counted for it.
+    fn count_phase(
+        &self,
+        namespace: &str,
+        event: &str,
+        mode: fabric_drift::policy::Mode,
+        phase: Phase,
+    ) {
+        let key = (namespace.to_owned(), event.to_owned());
+        let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        let entered = if phase.is_final() {
+            counted.remove(&key) != Some(phase)
+        } else {
+            counted.insert(key, phase) != Some(phase)
+        };
+        if entered {
+            self.metrics.drift_event(mode.as_str(), phase.as_str());
+        }
+    }
+
     /// Starts the status writer task with the port.
     pub fn start(client: Client, metrics: Arc<Metrics>) -> Arc<KubePort> {
         let reporter = Reporter {
@@ -74,6 +98,7 @@ impl KubePort {
             slots: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             metrics,
+            counted: Mutex::new(HashMap::new()),
         });
         tokio::spawn(status_writer(port.clone()));
         port
@@ -381,8 +406,7 @@ impl Port for KubePort {
         // per episode is over the budget (one DriftEvent, one device status). An event without
         // a phase is in its mode's first phase, Pending or Alerted (`mapping::known_event`);
         // its first decision writes the phase.
-        self.metrics
-            .drift_event(record.mode.as_str(), record.phase.as_str());
+        self.count_phase(&device.namespace, &name, record.mode, record.phase);
         if let Err(e) = self.prune_history(device, record.keep).await {
             warn!(device = %device, error = %e, "could not prune drift event history");
         }
@@ -398,8 +422,7 @@ impl Port for KubePort {
     ) -> Result<(), PortError> {
         self.write_event_status(&device.namespace, event, update)
             .await?;
-        self.metrics
-            .drift_event(mode.as_str(), update.phase.as_str());
+        self.count_phase(&device.namespace, event, mode, update.phase);
         Ok(())
     }
 }

@@ -112,6 +112,12 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
         }]
     );
 
+    // Rewrites of the same phase (a new reason for waiting) are not a phase entered again.
+    for reason in ["OutsideWindow", "RateLimited"] {
+        let waiting = EventUpdate::phase(Phase::Pending).because(reason, "waiting");
+        port.update_event(&key, &name, Mode::Approve, &waiting)
+            .await?;
+    }
     let update = EventUpdate::phase(Phase::Superseded).because(
         "DriftChanged",
         "the drift changed before the event was settled",
