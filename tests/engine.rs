@@ -3,9 +3,28 @@
 
 use std::time::{Duration, Instant};
 
-use fabric_e2e::{BGP, fast_options, key, set, start_lab};
-use fabric_engine::{Engine, Phase, Reachability, SyncState, model::UnreachableReason};
-use fabric_gnmi::{Path, Value, rpc::SetRequest};
+use std::{
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use futures::StreamExt as _;
+
+use fabric_e2e::{BGP, fast_options, key, lab_config, restart_engine, set, start_lab};
+use fabric_engine::{
+    DeviceKey, DeviceReport, Engine, EngineOptions, EventRecord, EventUpdate, KnownEvent, Phase,
+    Port, PortError, Reachability, SyncState,
+    memory::{MemoryPort, MemoryState},
+    model::UnreachableReason,
+};
+use fabric_gnmi::{
+    Path, Value,
+    rpc::SetRequest,
+    server::{self as srv, GNmi, GNmiServer},
+};
 
 const SPINE_MTU: &str = "/interfaces/interface[name=Ethernet1]/config/mtu";
 
@@ -136,16 +155,17 @@ async fn restarting_the_engine_does_not_duplicate_the_event() -> anyhow::Result<
             s.events_of(&key("spine1")).count() == 1
         })
         .await?;
-    live.control.engine.shutdown().await;
+    let asked = |s: &MemoryState| {
+        s.open_requests
+            .iter()
+            .filter(|(d, _)| d == &key("spine1"))
+            .count()
+    };
+    let asked_before = asked(&live.port.snapshot());
 
     // A new engine (an operator restart) over the same recorded state.
-    let engine = Engine::new(live.port.clone(), fast_options());
-    for (name, config) in live.lab.device_configs() {
-        let mut config = config?;
-        config.target.address = live.sim.addr(&name).expect("served").to_string();
-        engine.apply(config).await;
-    }
     let before = live.port.snapshot().report_writes[&key("spine1")];
+    let engine = restart_engine(&live, |_| {}).await?;
     live.port
         .wait_for(
             "spine1 resynced by the new engine",
@@ -161,6 +181,13 @@ async fn restarting_the_engine_does_not_duplicate_the_event() -> anyhow::Result<
     let state = live.port.snapshot();
     let events: Vec<_> = state.events_of(&key("spine1")).collect();
     assert_eq!(events.len(), 1, "{events:?}");
+    // The port would have found the open event by its fingerprint anyway (as a lookup by the
+    // fingerprint label does): the restart must not even ask, it adopts the event it reads.
+    assert_eq!(
+        asked(&state),
+        asked_before,
+        "the restarted engine asked to create an event"
+    );
     assert_eq!(events[0].phase, Phase::Alerted, "still open");
     assert_eq!(
         state.reports[&key("spine1")].active_event.as_deref(),
@@ -266,5 +293,246 @@ async fn a_wrong_password_is_reported_as_unauthenticated() -> anyhow::Result<()>
         .await?;
     assert!(state.events_of(&key("leaf1")).next().is_none());
     live.stop().await;
+    Ok(())
+}
+
+/// A port whose first `fail` reads of the open events fail (an API server hiccup), and which
+/// remembers every reachability it was told.
+struct FlakyPort {
+    inner: MemoryPort,
+    fail: AtomicU32,
+    reachability: Mutex<Vec<Reachability>>,
+}
+
+impl Port for FlakyPort {
+    async fn report(&self, device: &DeviceKey, report: &DeviceReport) {
+        self.reachability
+            .lock()
+            .unwrap()
+            .push(report.reachability.clone());
+        self.inner.report(device, report).await
+    }
+
+    async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(PortError("the API server is not answering".into()));
+        }
+        self.inner.known_events(device).await
+    }
+
+    async fn open_event(&self, record: &EventRecord) -> Result<String, PortError> {
+        self.inner.open_event(record).await
+    }
+
+    async fn update_event(
+        &self,
+        device: &DeviceKey,
+        event: &str,
+        mode: fabric_drift::policy::Mode,
+        update: &EventUpdate,
+    ) -> Result<(), PortError> {
+        self.inner.update_event(device, event, mode, update).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_of_open_events_is_retried_without_calling_the_device_unreachable()
+-> anyhow::Result<()> {
+    let live = start_lab().await?;
+    live.control.engine.shutdown().await;
+    let port = Arc::new(FlakyPort {
+        inner: MemoryPort::new(),
+        fail: AtomicU32::new(3),
+        reachability: Mutex::default(),
+    });
+    let engine = Engine::new(port.clone(), fast_options());
+    engine.apply(lab_config(&live, "leaf1", |_| {})?).await;
+    port.inner
+        .wait_for("leaf1 synced", Duration::from_secs(10), |s| {
+            s.reports.get(&key("leaf1")).is_some_and(|r| {
+                r.reachability == Reachability::Reachable && r.sync == SyncState::InSync
+            })
+        })
+        .await?;
+    assert_eq!(
+        port.fail.load(Ordering::SeqCst),
+        0,
+        "read again until it worked"
+    );
+    let seen = port.reachability.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .all(|r| matches!(r, Reachability::Unknown | Reachability::Reachable)),
+        "the port failing is not the device failing: {seen:?}"
+    );
+    assert_eq!(
+        live.control
+            .engine
+            .stats()
+            .reconnects
+            .load(Ordering::Relaxed),
+        0
+    );
+    assert_eq!(engine.stats().reconnects.load(Ordering::Relaxed), 0);
+    engine.shutdown().await;
+    live.sim.shutdown().await;
+    Ok(())
+}
+
+/// A gNMI target that accepts every Subscribe and then goes quiet: after one notification when
+/// `first` is set (so the stream opens, and the initial sync never ends), otherwise at once.
+#[derive(Clone)]
+struct QuietTarget {
+    first: bool,
+}
+
+type Responses =
+    Pin<Box<dyn futures::Stream<Item = Result<srv::SubscribeResponse, tonic::Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GNmi for QuietTarget {
+    async fn capabilities(
+        &self,
+        _: tonic::Request<srv::CapabilityRequest>,
+    ) -> Result<tonic::Response<srv::CapabilityResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("quiet"))
+    }
+
+    async fn get(
+        &self,
+        _: tonic::Request<srv::GetRequest>,
+    ) -> Result<tonic::Response<srv::GetResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("quiet"))
+    }
+
+    async fn set(
+        &self,
+        _: tonic::Request<srv::SetRequest>,
+    ) -> Result<tonic::Response<srv::SetResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("quiet"))
+    }
+
+    type SubscribeStream = Responses;
+
+    async fn subscribe(
+        &self,
+        _: tonic::Request<tonic::Streaming<srv::SubscribeRequest>>,
+    ) -> Result<tonic::Response<Responses>, tonic::Status> {
+        let first = self.first.then(|| {
+            Ok(srv::SubscribeResponse {
+                response: Some(srv::subscribe_response::Response::Update(
+                    srv::Notification {
+                        timestamp: 1,
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            })
+        });
+        let stream = futures::stream::iter(first).chain(futures::stream::pending());
+        Ok(tonic::Response::new(Box::pin(stream)))
+    }
+}
+
+/// Serves a [`QuietTarget`] on an ephemeral port; its address.
+async fn quiet_target(first: bool) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?.to_string();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(GNmiServer::new(QuietTarget { first }))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    Ok(addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_goes_quiet_is_a_timeout_and_stalls_no_other_device() -> anyhow::Result<()> {
+    let live = start_lab().await?;
+    live.control.engine.shutdown().await;
+    let silent = quiet_target(false).await?;
+    let no_sync = quiet_target(true).await?;
+
+    // Quiet before the first answer, and quiet before the sync ends: both time out, both are
+    // tried again.
+    let port = Arc::new(MemoryPort::new());
+    let engine = Engine::new(
+        port.clone(),
+        EngineOptions {
+            sync_timeout: Duration::from_millis(500),
+            ..fast_options()
+        },
+    );
+    for (device, address) in [("leaf1", &silent), ("leaf2", &no_sync)] {
+        let mut config = lab_config(&live, device, |_| {})?;
+        config.target.address = address.clone();
+        engine.apply(config).await;
+    }
+    port.wait_for(
+        "both quiet targets timed out",
+        Duration::from_secs(5),
+        |s| {
+            ["leaf1", "leaf2"].iter().all(|d| {
+                s.reports.get(&key(d)).is_some_and(|r| {
+                    matches!(
+                        r.reachability,
+                        Reachability::Unreachable {
+                            reason: UnreachableReason::Timeout,
+                            ..
+                        }
+                    )
+                })
+            })
+        },
+    )
+    .await?;
+    // And tried again with backoff (each try ends in a timeout and a reconnect).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reconnects = engine.stats().reconnects.load(Ordering::Relaxed);
+    assert!(reconnects >= 4, "{reconnects} reconnects");
+    drop(engine);
+
+    // A session stuck on its device for long (a long sync timeout) while its spec keeps
+    // changing: its queue fills and the caller handing it specs waits, but no other device does.
+    let port = Arc::new(MemoryPort::new());
+    let engine = Arc::new(Engine::new(
+        port.clone(),
+        EngineOptions {
+            sync_timeout: Duration::from_secs(60),
+            ..fast_options()
+        },
+    ));
+    let mut stuck = lab_config(&live, "leaf1", |_| {})?;
+    stuck.target.address = silent.clone();
+    engine.apply(stuck.clone()).await;
+    let feeder = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            for generation in 0..64 {
+                stuck.generation = Some(generation);
+                engine.apply(stuck.clone()).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!feeder.is_finished(), "the stuck session's queue is full");
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        engine.apply(lab_config(&live, "leaf3", |_| {})?),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("applying another device waited on the stuck one"))?;
+    port.wait_for("leaf3 synced", Duration::from_secs(10), |s| {
+        s.reports
+            .get(&key("leaf3"))
+            .is_some_and(|r| r.sync == SyncState::InSync)
+    })
+    .await?;
+    feeder.abort();
+    live.sim.shutdown().await;
     Ok(())
 }

@@ -8,10 +8,12 @@ use std::{
     time::Duration,
 };
 
-use fabric_drift::Duration as PolicyDuration;
-use fabric_e2e::{key, set, start_lab_with};
+use fabric_drift::{Duration as PolicyDuration, policy::Mode};
+use fabric_e2e::{
+    BGP, fast_options, key, lab_config, restart_engine, set, start_lab_with, start_lab_with_options,
+};
 use fabric_engine::{
-    DecisionAction, Phase, SyncState, WebhookTarget,
+    Clock, DecisionAction, EngineOptions, Phase, Reachability, SyncState, WebhookTarget,
     memory::{MemoryEvent, MemoryState},
 };
 use fabric_gnmi::{Path, Value};
@@ -650,17 +652,10 @@ async fn an_approval_waiting_for_the_rate_limit_survives_a_restart() -> anyhow::
         waiting[1].decision.as_ref().map(|d| d.action),
         Some(DecisionAction::Approve)
     );
-    live.control.engine.shutdown().await;
 
     // An operator restart: a new engine over the same recorded events carries the approval out
     // (its rate-limit history started afresh with the process).
-    let engine = fabric_engine::Engine::new(live.port.clone(), fabric_e2e::fast_options());
-    for (name, config) in live.lab.device_configs() {
-        let mut config = config?;
-        config.target.address = live.sim.addr(&name).expect("served").to_string();
-        edit(&mut config);
-        engine.apply(config).await;
-    }
+    let engine = restart_engine(&live, edit).await?;
     let done = wait_event(
         &live,
         "leaf1",
@@ -677,5 +672,446 @@ async fn an_approval_waiting_for_the_rate_limit_survives_a_restart() -> anyhow::
     assert!(is_9214(leaf(&live, "leaf1", MTU1)));
     engine.shutdown().await;
     live.sim.shutdown().await;
+    Ok(())
+}
+
+fn is_1500(v: Option<Value>) -> bool {
+    v.is_some_and(|v| v.semantic_eq(&Value::Uint(1500)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_never_sends_drift_that_appeared_after_the_decision() -> anyhow::Result<()> {
+    let live = start_lab_with(|c| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.rules.mode = Mode::Approve;
+        c.policy.rules.remediation.retry.backoff = PolicyDuration::from_secs(1);
+    })
+    .await?;
+    set(&live, "leaf7", MTU1, Value::Uint(1500)).await?;
+    let name = nth_event(&live, "leaf7", 1).await?;
+    live.sim
+        .device("leaf7")
+        .expect("leaf7")
+        .fail_next_sets(1, None);
+    live.control.decide(&name, true).await?;
+    wait_event(
+        &live,
+        "leaf7",
+        "the first attempt refused",
+        Duration::from_secs(2),
+        |e| e[0].reason.as_deref() == Some("Retrying"),
+    )
+    .await?;
+    // Someone changes another leaf while the retry waits: the approval was not for it.
+    set(&live, "leaf7", MTU2, Value::Uint(1500)).await?;
+    let before = sets(&live, "leaf7");
+    let all = wait_event(
+        &live,
+        "leaf7",
+        "the approved event superseded at its retry",
+        Duration::from_secs(4),
+        |e| e.len() == 2 && e[0].phase == Phase::Superseded && e[1].phase == Phase::Pending,
+    )
+    .await?;
+    assert_eq!(all[0].superseded_by.as_deref(), Some(all[1].name.as_str()));
+    assert_eq!(all[1].record.drift.len(), 2, "the new event carries both");
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(sets(&live, "leaf7"), before, "no retry was sent");
+    assert!(
+        is_1500(leaf(&live, "leaf7", MTU2)),
+        "the other leaf was not reverted"
+    );
+    assert!(is_1500(leaf(&live, "leaf7", MTU1)));
+    live.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_path_is_confirmed_by_a_get_before_the_timeout() -> anyhow::Result<()> {
+    // The next SAMPLE comes long after the confirmation timeout: only a Get can confirm in time.
+    let options = EngineOptions {
+        sample_interval: Duration::from_secs(3),
+        confirm_timeout: Duration::from_millis(800),
+        ..fast_options()
+    };
+    let live = start_lab_with_options(options, |c| c.policy.rules.dampening = PolicyDuration::ZERO)
+        .await?;
+    let path = format!("{BGP}/neighbors/neighbor[neighbor-address=10.0.1.8]/config/description");
+    let before = sets(&live, "leaf5");
+    set(&live, "leaf5", &path, "changed by hand").await?;
+    let done = wait_event(&live, "leaf5", "Remediated", Duration::from_secs(8), |e| {
+        e.len() == 1 && e[0].phase.is_final()
+    })
+    .await?;
+    assert_eq!(done[0].phase, Phase::Remediated, "{:?}", done[0]);
+    let outcome = done[0].outcome.as_ref().expect("outcome");
+    assert_eq!(outcome.attempts, 1, "{outcome:?}");
+    assert_eq!(
+        sets(&live, "leaf5"),
+        before + 2,
+        "the change and one remediation"
+    );
+    // The sample that follows shows it too: no new event, back in sync.
+    live.port
+        .wait_for("leaf5 in sync", Duration::from_secs(5), |s| {
+            s.reports[&key("leaf5")].sync == SyncState::InSync
+        })
+        .await?;
+    assert_eq!(events(&live.port.snapshot(), "leaf5").len(), 1);
+    live.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_wide_limit_holds_and_frees_even_through_retries() -> anyhow::Result<()> {
+    let options = EngineOptions {
+        max_concurrent_remediations: 1,
+        ..fast_options()
+    };
+    let live = start_lab_with_options(options, |c| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.rules.mode = Mode::Approve;
+        c.policy.rules.remediation.retry.backoff = PolicyDuration::from_secs(3);
+    })
+    .await?;
+    let mut names = Vec::new();
+    for device in ["leaf1", "leaf2", "leaf3", "leaf4"] {
+        set(&live, device, MTU1, Value::Uint(1500)).await?;
+        names.push(nth_event(&live, device, 1).await?);
+    }
+    // leaf1 answers slowly: its remediation holds the only slot for a while.
+    live.sim
+        .device("leaf1")
+        .expect("leaf1")
+        .set_latency(Duration::from_millis(1500));
+    let leaf2_before = sets(&live, "leaf2");
+    live.control.decide(&names[0], true).await?;
+    wait_event(&live, "leaf1", "Remediating", Duration::from_secs(2), |e| {
+        e[0].phase == Phase::Remediating
+    })
+    .await?;
+    live.control.decide(&names[1], true).await?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        sets(&live, "leaf2"),
+        leaf2_before,
+        "leaf2 waits for the slot"
+    );
+    assert_eq!(
+        events(&live.port.snapshot(), "leaf2")[0].phase,
+        Phase::Pending
+    );
+    // ...and takes it once leaf1 is done.
+    wait_event(&live, "leaf2", "Remediated", Duration::from_secs(5), |e| {
+        e[0].phase == Phase::Remediated
+    })
+    .await?;
+    live.sim
+        .device("leaf1")
+        .expect("leaf1")
+        .set_latency(Duration::ZERO);
+
+    // A refused attempt waiting 3 s for its retry does not keep the slot.
+    live.sim
+        .device("leaf3")
+        .expect("leaf3")
+        .fail_next_sets(1, None);
+    live.control.decide(&names[2], true).await?;
+    wait_event(&live, "leaf3", "Retrying", Duration::from_secs(2), |e| {
+        e[0].reason.as_deref() == Some("Retrying")
+    })
+    .await?;
+    live.control.decide(&names[3], true).await?;
+    wait_event(
+        &live,
+        "leaf4",
+        "Remediated during leaf3's backoff",
+        Duration::from_millis(1500),
+        |e| e[0].phase == Phase::Remediated,
+    )
+    .await?;
+    assert_eq!(
+        events(&live.port.snapshot(), "leaf3")[0].phase,
+        Phase::Remediating,
+        "leaf3 still waits for its retry"
+    );
+    let done = wait_event(&live, "leaf3", "Remediated", Duration::from_secs(6), |e| {
+        e[0].phase == Phase::Remediated
+    })
+    .await?;
+    assert_eq!(done[0].outcome.as_ref().map(|o| o.attempts), Some(2));
+    live.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_request_made_while_unreachable_is_carried_out_once_it_is_back()
+-> anyhow::Result<()> {
+    let live = lab().await?;
+    set(&live, "spine2", MTU1, Value::Uint(1500)).await?;
+    wait_event(&live, "spine2", "Alerted", Duration::from_secs(2), |e| {
+        e.len() == 1 && e[0].phase == Phase::Alerted
+    })
+    .await?;
+    let spine2 = live.sim.device("spine2").expect("spine2");
+    spine2.make_unreachable(Duration::from_secs(3));
+    live.port
+        .wait_for("spine2 unreachable", Duration::from_secs(3), |s| {
+            matches!(
+                s.reports[&key("spine2")].reachability,
+                Reachability::Unreachable { .. }
+            )
+        })
+        .await?;
+    live.control.remediate("spine2").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not reported handled yet: an operator restarting now would still see the request.
+    assert_eq!(
+        live.port.snapshot().reports[&key("spine2")].remediate_handled,
+        None
+    );
+    let done = wait_event(
+        &live,
+        "spine2",
+        "Remediated",
+        Duration::from_secs(10),
+        |e| e.len() == 1 && e[0].phase == Phase::Remediated,
+    )
+    .await?;
+    assert_eq!(
+        done[0].decision.as_ref().map(|d| d.action),
+        Some(DecisionAction::Manual)
+    );
+    assert!(is_9214(leaf(&live, "spine2", MTU1)));
+    let state = live
+        .port
+        .wait_for(
+            "the request reported handled",
+            Duration::from_secs(2),
+            |s| s.reports[&key("spine2")].remediate_handled.is_some(),
+        )
+        .await?;
+    assert!(state.reports[&key("spine2")].remediate_handled.is_some());
+    live.stop().await;
+    Ok(())
+}
+
+/// Someone puts MTU 1500 back on `device` three times; each is remediated; the lab policy's
+/// guard (3 times in 10 minutes) then contests the path.
+async fn contest(live: &LiveLab, device: &str) -> anyhow::Result<()> {
+    for round in 1..=3 {
+        set(live, device, MTU1, Value::Uint(1500)).await?;
+        wait_event(
+            live,
+            device,
+            "remediated again",
+            Duration::from_secs(3),
+            |e| e.len() == round && e[round - 1].phase == Phase::Remediated,
+        )
+        .await?;
+    }
+    live.port
+        .wait_for(
+            &format!("{device} contested"),
+            Duration::from_secs(2),
+            |s| s.reports[&key(device)].contested == [MTU1],
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flap_guard_stays_up_across_a_restart() -> anyhow::Result<()> {
+    let edit =
+        |c: &mut fabric_engine::DeviceConfig| c.policy.rules.dampening = PolicyDuration::ZERO;
+    let live = start_lab_with(edit).await?;
+    contest(&live, "leaf6").await?;
+    // The restarted operator reads the contested paths from the status.
+    let contested = live.port.snapshot().reports[&key("leaf6")]
+        .contested
+        .clone();
+    let writes = live.port.snapshot().report_writes[&key("leaf6")];
+    let engine = restart_engine(&live, |c| {
+        edit(c);
+        if c.key == key("leaf6") {
+            c.contested = contested.clone();
+        }
+    })
+    .await?;
+    live.port
+        .wait_for("leaf6 resynced", Duration::from_secs(5), |s| {
+            s.report_writes[&key("leaf6")] > writes
+                && s.reports[&key("leaf6")].reachability == Reachability::Reachable
+        })
+        .await?;
+    set(&live, "leaf6", MTU1, Value::Uint(1500)).await?;
+    let before = sets(&live, "leaf6");
+    wait_event(
+        &live,
+        "leaf6",
+        "a Pending, Contested event",
+        Duration::from_secs(2),
+        |e| {
+            e.len() == 4
+                && e[3].phase == Phase::Pending
+                && e[3].reason.as_deref() == Some("Contested")
+        },
+    )
+    .await?;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        sets(&live, "leaf6"),
+        before,
+        "no Set after the restart either"
+    );
+    assert_eq!(
+        live.port.snapshot().reports[&key("leaf6")].contested,
+        [MTU1]
+    );
+    engine.shutdown().await;
+    live.sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flap_guard_resumes_when_the_intent_changes_and_says_so_by_webhook()
+-> anyhow::Result<()> {
+    let (url, received) = flaky_receiver().await?;
+    let edit = move |c: &mut fabric_engine::DeviceConfig| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        c.policy.webhooks = vec![WebhookTarget {
+            name: "audit".into(),
+            url: url.clone(),
+            format: fabric_drift::policy::WebhookFormat::Json,
+        }];
+    };
+    let live = start_lab_with(&edit).await?;
+    contest(&live, "leaf8").await?;
+
+    // The contested notification names the path, with the drift.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let contested = loop {
+        let found = received
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["device"]["name"] == "leaf8" && b["kind"] == "contested")
+            .cloned();
+        match found {
+            Some(body) => break body,
+            None if tokio::time::Instant::now() > deadline => {
+                anyhow::bail!("no contested notification")
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert!(
+        contested["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(MTU1),
+        "{contested}"
+    );
+    assert_eq!(contested["drift"][0]["path"], MTU1, "{contested}");
+    let remediated = received
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|b| b["device"]["name"] == "leaf8" && b["kind"] == "remediated")
+        .cloned()
+        .expect("remediated notifications");
+    assert_eq!(remediated["drift"][0]["path"], MTU1, "{remediated}");
+
+    // The team takes the person's value into the intent: the guard lifts...
+    let mut config = lab_config(&live, "leaf8", &edit)?;
+    config
+        .intent
+        .interfaces
+        .iter_mut()
+        .find(|i| i.name == "Ethernet1")
+        .expect("Ethernet1 in leaf8's intent")
+        .mtu = Some(1500);
+    set(&live, "leaf8", MTU1, Value::Uint(1500)).await?;
+    live.control.engine.apply(config).await;
+    live.port
+        .wait_for("the guard lifted", Duration::from_secs(3), |s| {
+            s.reports[&key("leaf8")].contested.is_empty()
+        })
+        .await?;
+    // ...and auto-remediation resumes for the next drift.
+    let count = events(&live.port.snapshot(), "leaf8").len();
+    set(&live, "leaf8", MTU2, Value::Uint(1500)).await?;
+    wait_event(
+        &live,
+        "leaf8",
+        "the next drift remediated",
+        Duration::from_secs(3),
+        |e| e.last().is_some_and(|l| l.phase == Phase::Remediated) && e.len() > count,
+    )
+    .await?;
+    assert!(is_9214(leaf(&live, "leaf8", MTU2)));
+    assert!(is_1500(leaf(&live, "leaf8", MTU1)), "the new intent holds");
+    live.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_runs_when_its_window_opens_on_an_injected_clock() -> anyhow::Result<()> {
+    let t0: jiff::Timestamp = "2030-01-01T00:59:00Z".parse()?;
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let clock = {
+        let offset = offset.clone();
+        Clock::from_fn(move || {
+            t0.checked_add(jiff::SignedDuration::from_secs(
+                offset.load(std::sync::atomic::Ordering::SeqCst),
+            ))
+            .expect("in range")
+        })
+    };
+    let options = EngineOptions {
+        clock,
+        ..fast_options()
+    };
+    let live = start_lab_with_options(options, |c| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        // Ten minutes a day from 01:00 UTC.
+        c.policy.rules.remediation.maintenance_windows =
+            vec![fabric_drift::policy::MaintenanceWindow {
+                schedule: "0 1 * * *".into(),
+                duration: PolicyDuration::from_secs(600),
+                time_zone: None,
+            }];
+    })
+    .await?;
+    let before = sets(&live, "leaf5");
+    set(&live, "leaf5", MTU1, Value::Uint(1500)).await?;
+    wait_event(
+        &live,
+        "leaf5",
+        "OutsideWindow",
+        Duration::from_secs(2),
+        |e| e.len() == 1 && e[0].reason.as_deref() == Some("OutsideWindow"),
+    )
+    .await?;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        sets(&live, "leaf5"),
+        before + 1,
+        "only the change: the window is closed"
+    );
+
+    // 01:01: the window is open.
+    offset.store(120, std::sync::atomic::Ordering::SeqCst);
+    wait_event(
+        &live,
+        "leaf5",
+        "Remediated in the window",
+        Duration::from_secs(3),
+        |e| e[0].phase == Phase::Remediated,
+    )
+    .await?;
+    assert_eq!(sets(&live, "leaf5"), before + 2, "one remediation");
+    assert!(is_9214(leaf(&live, "leaf5", MTU1)));
+    live.stop().await;
     Ok(())
 }

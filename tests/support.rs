@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use fabric_engine::{DeviceConfig, DeviceKey, EngineOptions};
+use fabric_engine::{DeviceConfig, DeviceKey, Engine, EngineOptions, memory::MemoryPort};
 use fabric_gnmi::{
     Path, Value,
     client::{Client, ClientConfig},
@@ -35,6 +35,8 @@ pub fn fast_options() -> EngineOptions {
             backoff: Duration::from_millis(50),
             timeout: Duration::from_secs(2),
         },
+        sync_timeout: Duration::from_secs(10),
+        ..EngineOptions::default()
     }
 }
 
@@ -49,11 +51,56 @@ pub async fn start_lab() -> anyhow::Result<LiveLab> {
 
 /// [`start_lab`], with each device's config passed through `edit` first.
 pub async fn start_lab_with(edit: impl Fn(&mut DeviceConfig)) -> anyhow::Result<LiveLab> {
+    start_lab_with_options(fast_options(), edit).await
+}
+
+/// [`start_lab_with`], with the engine tuned by `options`.
+pub async fn start_lab_with_options(
+    options: EngineOptions,
+    edit: impl Fn(&mut DeviceConfig),
+) -> anyhow::Result<LiveLab> {
     let lab = Lab::from_dir(&examples().join("manifests"))?;
     let topology = Topology::load(&examples().join("topology.yaml"))?.with_ephemeral_ports();
-    let live = LiveLab::start_with(lab, topology, fast_options(), edit).await?;
+    let live = LiveLab::start_with(lab, topology, options, edit).await?;
     live.wait_synced(Duration::from_secs(30)).await?;
     Ok(live)
+}
+
+/// The lab's device config for `device`, pointed at its simulator, through `edit`.
+pub fn lab_config(
+    live: &LiveLab,
+    device: &str,
+    edit: impl Fn(&mut DeviceConfig),
+) -> anyhow::Result<DeviceConfig> {
+    let (_, config) = live
+        .lab
+        .device_configs()
+        .into_iter()
+        .find(|(n, _)| n == device)
+        .ok_or_else(|| anyhow::anyhow!("no device {device}"))?;
+    let mut config = config?;
+    config.target.address = live
+        .sim
+        .addr(device)
+        .ok_or_else(|| anyhow::anyhow!("{device} is not served"))?
+        .to_string();
+    edit(&mut config);
+    Ok(config)
+}
+
+/// An operator restart: a new engine over the lab's recorded state (its port), watching every
+/// lab device, each config passed through `edit` (what the restarted operator would read from
+/// the objects and their status).
+pub async fn restart_engine(
+    live: &LiveLab,
+    edit: impl Fn(&mut DeviceConfig),
+) -> anyhow::Result<Engine<MemoryPort>> {
+    live.control.engine.shutdown().await;
+    let engine = Engine::new(live.port.clone(), fast_options());
+    for (name, _) in live.lab.device_configs() {
+        engine.apply(lab_config(live, &name, &edit)?).await;
+    }
+    Ok(engine)
 }
 
 /// An out-of-band change: a Set from another gNMI client, as a person at the CLI would make.

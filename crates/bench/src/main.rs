@@ -149,6 +149,7 @@ fn device_config(index: usize, address: &str, mode: Mode) -> DeviceConfig {
         },
         remediate_request: None,
         clear_contested: false,
+        contested: Vec::new(),
     }
 }
 

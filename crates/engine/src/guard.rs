@@ -53,6 +53,12 @@ impl FlapGuard {
         !self.contested.is_empty()
     }
 
+    /// Puts the guard up on `paths` found contested before (a restart): they stay contested
+    /// until [`FlapGuard::clear`].
+    pub fn restore(&mut self, paths: &[String]) {
+        self.contested.extend(paths.iter().cloned());
+    }
+
     /// Lifts the guard (the intent changed, or a person cleared it) and starts counting afresh.
     pub fn clear(&mut self) {
         self.contested.clear();

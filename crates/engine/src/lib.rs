@@ -25,7 +25,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 use tracing::Instrument;
 
 pub use model::{
-    DeviceConfig, DeviceKey, DeviceReport, EffectivePolicy, EngineOptions, ManualRequest,
+    Clock, DeviceConfig, DeviceKey, DeviceReport, EffectivePolicy, EngineOptions, ManualRequest,
     Reachability, SyncState, Target, WebhookTarget,
 };
 pub use port::{
@@ -124,12 +124,17 @@ impl<P: Port> Engine<P> {
     /// The session checks the event is the device's open one and waiting for a decision;
     /// otherwise the decision is ignored (and logged): a stale approval is never applied.
     pub async fn decide(&self, device: &DeviceKey, event: &str, decision: Decision) -> bool {
-        let sessions = self.sessions.lock().await;
-        let Some(handle) = sessions.get(device) else {
+        // The sender is cloned so the lock is not held while a busy session's queue is full.
+        let Some(commands) = self
+            .sessions
+            .lock()
+            .await
+            .get(device)
+            .map(|h| h.commands.clone())
+        else {
             return false;
         };
-        handle
-            .commands
+        commands
             .send(Command::Decide {
                 event: event.to_owned(),
                 decision,
@@ -146,22 +151,41 @@ impl<P: Port> Engine<P> {
     /// watch resync) costs nothing.
     pub async fn apply(&self, config: DeviceConfig) {
         let config = Arc::new(config);
-        let mut sessions = self.sessions.lock().await;
-        if let Some(handle) = sessions.get_mut(&config.key) {
-            if handle.config == config && !handle.task.is_finished() {
+        loop {
+            let commands = {
+                let mut sessions = self.sessions.lock().await;
+                match sessions.get(&config.key) {
+                    Some(handle) if !handle.task.is_finished() => {
+                        if handle.config == config {
+                            return;
+                        }
+                        handle.commands.clone()
+                    }
+                    _ => {
+                        self.spawn(&mut sessions, config);
+                        return;
+                    }
+                }
+            };
+            // Sent without the lock: a session slow to take commands (its queue full while it
+            // waits on its device) holds up only its own device, never the fleet.
+            let sent = commands.send(Command::Update(config.clone())).await.is_ok();
+            let mut sessions = self.sessions.lock().await;
+            let same = |h: &Handle| h.commands.same_channel(&commands);
+            if sent {
+                if let Some(handle) = sessions.get_mut(&config.key).filter(|h| same(h)) {
+                    handle.config = config;
+                }
                 return;
             }
-            if !handle.task.is_finished()
-                && handle
-                    .commands
-                    .send(Command::Update(config.clone()))
-                    .await
-                    .is_ok()
-            {
-                handle.config = config;
-                return;
+            // The session ended meanwhile: forget it, and start a new one on the next turn.
+            if sessions.get(&config.key).is_some_and(same) {
+                sessions.remove(&config.key);
             }
         }
+    }
+
+    fn spawn(&self, sessions: &mut HashMap<DeviceKey, Handle>, config: Arc<DeviceConfig>) {
         let (commands, receiver) = mpsc::channel(16);
         let span = tracing::info_span!("session", device = %config.key);
         let session = Session::new(

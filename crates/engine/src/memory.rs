@@ -43,6 +43,9 @@ pub struct MemoryState {
     pub events: Vec<MemoryEvent>,
     /// How many times each device's report was written.
     pub report_writes: BTreeMap<DeviceKey, u64>,
+    /// Every event the engine asked to create, (device, fingerprint), in order, whether or not
+    /// an open one with the fingerprint was found instead: a restart must ask for none.
+    pub open_requests: Vec<(DeviceKey, String)>,
     next_event: u64,
 }
 
@@ -150,6 +153,9 @@ impl Port for MemoryPort {
     async fn open_event(&self, record: &EventRecord) -> Result<String, PortError> {
         let name = {
             let mut state = self.lock();
+            state
+                .open_requests
+                .push((record.device.clone(), record.fingerprint.clone()));
             if let Some(open) = state
                 .events_of(&record.device)
                 .find(|e| e.is_open() && e.record.fingerprint == record.fingerprint)

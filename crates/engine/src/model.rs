@@ -84,6 +84,11 @@ pub struct DeviceConfig {
     pub remediate_request: Option<ManualRequest>,
     /// A person asked to lift the flap guard (the contested annotation is `clear`).
     pub clear_contested: bool,
+    /// The paths the flap guard found contested, as last reported (the status), when the intent
+    /// has not changed since: a new session starts with the guard up on them, so a restart
+    /// does not resume fighting a person. Read at a session's start only; afterwards the
+    /// session's own guard is the truth.
+    pub contested: Vec<String>,
 }
 
 /// The remediate annotation: its value (a new value is a new request) and who set it.
@@ -91,6 +96,8 @@ pub struct DeviceConfig {
 pub struct ManualRequest {
     pub token: String,
     pub by: String,
+    /// When the annotation was set (from managedFields), if known: the decision's time.
+    pub at: Option<jiff::Timestamp>,
 }
 
 impl DeviceConfig {
@@ -201,6 +208,42 @@ pub struct EngineOptions {
     /// Remediations in flight at once across the fleet.
     pub max_concurrent_remediations: usize,
     pub webhook_delivery: crate::notify::DeliveryOptions,
+    /// How long the initial sync (up to every root's sync_response, including a subscription's
+    /// first answer) may take before the device counts as unreachable (Timeout).
+    pub sync_timeout: Duration,
+    /// The wall clock that maintenance windows are read against (tests inject one).
+    pub clock: Clock,
+}
+
+/// A source of wall-clock time: the system's, or one a test moves.
+#[derive(Clone)]
+pub struct Clock(std::sync::Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl Clock {
+    pub fn system() -> Self {
+        Clock(std::sync::Arc::new(jiff::Timestamp::now))
+    }
+
+    /// A clock that reads `now()` from `f`.
+    pub fn from_fn(f: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) -> Self {
+        Clock(std::sync::Arc::new(f))
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Default for EngineOptions {
@@ -214,6 +257,8 @@ impl Default for EngineOptions {
             confirm_timeout: Duration::from_secs(10),
             max_concurrent_remediations: 16,
             webhook_delivery: Default::default(),
+            sync_timeout: Duration::from_secs(60),
+            clock: Clock::system(),
         }
     }
 }

@@ -5,20 +5,29 @@
 //! - One atomic SetRequest from the plan of the drift the event describes. An approval applies
 //!   only while the device's drift fingerprint equals the event's: when the drift changes the
 //!   event is superseded (see `episode`) and the approval goes with it, so nothing stale is sent.
-//! - Success is what the device shows: the subscription brings every planned leaf back to intent
-//!   (the operator's own writes are its confirmation, never new drift). Until then drift changes
-//!   do not make episodes. No confirmation within `confirm_timeout`, or a Set error, is a failed
-//!   attempt, retried with backoff while the drift is the same; after the last, Failed.
+//! - Success is what the device shows: every planned leaf back at intent, read with a Get right
+//!   after the Set is accepted, or brought by the subscription (the operator's own writes are its
+//!   confirmation, never new drift). Only the planned leaves count: another leaf changing
+//!   meanwhile is new drift, not a failed remediation. Until then drift changes do not make
+//!   episodes. No confirmation within `confirm_timeout`, or a Set error, is a failed attempt,
+//!   retried with backoff; a confirmation that comes while the retry waits still counts. A retry
+//!   is sent only while the drift is the one that was decided on: if it changed, nothing is
+//!   sent, the event is superseded and the new drift is a new event.
+//! - A fleet-wide slot is held only while an attempt is under way, not through retry backoff.
 
 use std::{
     sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use fabric_drift::{Plan, policy::Mode};
-use fabric_gnmi::rpc::SetRequest;
+use fabric_drift::{DriftItem, Plan, policy::Mode};
+use fabric_gnmi::{
+    Path,
+    client::Client,
+    rpc::{GetRequest, SetRequest},
+};
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     notify::NoticeKind,
@@ -35,19 +44,28 @@ pub(crate) struct InFlight {
     attempt: u32,
     started: Instant,
     started_at: jiff::Timestamp,
-    /// The planned paths, for the flap guard.
-    paths: Vec<String>,
+    /// The planned paths: what must be back at intent, and what the flap guard counts.
+    planned: Vec<Path>,
+    /// The drift decided on, for notifications.
+    drift: Vec<DriftItem>,
+    /// A Set of this remediation was accepted by the device: its leaves may show up at intent
+    /// at any time, even after a confirmation timed out.
+    set_accepted: bool,
     /// Set sent: the device must confirm by then.
     confirm_by: Option<Instant>,
     /// The last attempt failed: the next one then.
     retry_at: Option<Instant>,
     last_error: Option<String>,
-    /// One of the fleet's remediation slots, held until the remediation ends.
-    _slot: OwnedSemaphorePermit,
+    /// One of the fleet's remediation slots, held while an attempt is under way (released
+    /// when it fails, taken again before the retry).
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// How long to wait for a fleet-wide slot before looking again.
 const SLOT_RETRY: Duration = Duration::from_millis(200);
+
+/// The longest an event waiting for a maintenance window sleeps before the window is read again.
+const WINDOW_RECHECK: Duration = Duration::from_secs(1);
 
 /// The SetRequest for a plan: deletes, replaces, updates, already in dependency order.
 pub fn set_request(plan: &Plan) -> SetRequest {
@@ -67,13 +85,21 @@ pub fn set_request(plan: &Plan) -> SetRequest {
     }
 }
 
-fn plan_paths(plan: &Plan) -> Vec<String> {
+fn plan_paths(plan: &Plan) -> Vec<Path> {
     plan.deletes
         .iter()
         .chain(plan.replaces.iter().map(|l| &l.path))
         .chain(plan.updates.iter().map(|l| &l.path))
-        .map(ToString::to_string)
+        .cloned()
         .collect()
+}
+
+/// Whether the planned paths are back at intent: no drift at or under any of them. Drift
+/// elsewhere (a leaf changed while the remediation was under way) does not count against it.
+pub(crate) fn planned_back_at_intent(drift: &[DriftItem], planned: &[Path]) -> bool {
+    !drift
+        .iter()
+        .any(|d| planned.iter().any(|p| p.is_prefix_of(&d.path)))
 }
 
 impl<P: Port> Session<P> {
@@ -121,7 +147,7 @@ impl<P: Port> Session<P> {
                     NoticeKind::Rejected,
                     Some(&event),
                     format!("rejected by {}", decision.by),
-                    Vec::new(),
+                    self.current_drift(),
                 );
             }
             DecisionAction::Approve => {
@@ -130,7 +156,7 @@ impl<P: Port> Session<P> {
                     NoticeKind::Approved,
                     Some(&event),
                     format!("approved by {}", decision.by),
-                    Vec::new(),
+                    self.current_drift(),
                 );
                 self.episodes
                     .set_phase(&event, Phase::Pending, Some(decision));
@@ -148,10 +174,11 @@ impl<P: Port> Session<P> {
         for (event, decision) in std::mem::take(&mut self.decisions) {
             self.apply_decision(event, decision).await;
         }
-        if let Some(manual) = self.manual.clone() {
+        if let Some((token, manual)) = self.manual.clone() {
             if self.episodes.current().is_none() {
                 info!(device = %self.config.key, by = %manual.by, "manual remediation: nothing to do, the device matches its intent");
                 self.manual = None;
+                self.manual_handled = Some(token);
                 return;
             }
             if self.episodes.active().is_none_or(|a| a.phase.is_final())
@@ -168,11 +195,12 @@ impl<P: Port> Session<P> {
                 return; // the event could not be recorded yet: the next tick tries again
             };
             self.manual = None;
+            self.manual_handled = Some(token);
             self.notify(
                 NoticeKind::Approved,
                 Some(&event),
                 format!("manual remediation requested by {}", manual.by),
-                Vec::new(),
+                self.current_drift(),
             );
             self.start(event, manual).await;
             return;
@@ -232,12 +260,17 @@ impl<P: Port> Session<P> {
                 None,
                 format!("the policy's maintenance windows cannot be used: {e}"),
             )),
-            Ok(windows) => match windows.state(jiff::Timestamp::now()) {
+            Ok(windows) => match windows.state(self.options.clock.now()) {
                 WindowState::Open { .. } => None,
                 state @ WindowState::Closed { opens } => {
+                    // Looked at again at least every WINDOW_RECHECK: the wall clock may jump
+                    // (NTP, a test's clock) while the monotonic timer runs.
                     let until = opens.map(|t| {
-                        let wait = jiff::Timestamp::now().duration_until(t);
-                        Instant::now() + Duration::try_from(wait).unwrap_or_default()
+                        let wait = self.options.clock.now().duration_until(t);
+                        Instant::now()
+                            + Duration::try_from(wait)
+                                .unwrap_or_default()
+                                .min(WINDOW_RECHECK)
                     });
                     Some(("OutsideWindow", until, state.to_string()))
                 }
@@ -308,7 +341,9 @@ impl<P: Port> Session<P> {
             return;
         };
         let plan = tracker.plan(self.config.policy.rules.remediation.strategy);
+        let drift = tracker.drift().to_vec();
         self.waiting = None;
+        info!(device = %self.config.key, event, action = decision.action.as_str(), by = %decision.by, at = %decision.at, paths = plan_paths(&plan).len(), "remediation started");
         self.in_flight = Some(InFlight {
             event: event.clone(),
             fingerprint: self.episodes.current().unwrap_or_default().to_owned(),
@@ -316,14 +351,19 @@ impl<P: Port> Session<P> {
             attempt: 0,
             started: now,
             started_at: jiff::Timestamp::now(),
-            paths: plan_paths(&plan),
+            planned: plan_paths(&plan),
+            drift,
+            set_accepted: false,
             confirm_by: None,
             retry_at: None,
             last_error: None,
-            _slot: slot,
+            slot: Some(slot),
         });
         self.episodes
             .set_phase(&event, Phase::Remediating, Some(decision));
+        // The status says Remediating (and whatever else changed, a lifted guard) before the Set,
+        // which may take as long as the device does.
+        self.send_report().await;
         self.send_set(plan).await;
     }
 
@@ -343,7 +383,7 @@ impl<P: Port> Session<P> {
             "SetSent",
             format!(
                 "attempt {attempt}: one SetRequest of {} paths",
-                flight.paths.len()
+                flight.planned.len()
             ),
         );
         update.decision = Some(flight.decision.clone());
@@ -361,7 +401,13 @@ impl<P: Port> Session<P> {
             flight.confirm_by = Some(Instant::now() + self.options.confirm_timeout);
         }
         match client.set(&request).await {
-            Ok(_) => self.confirm().await,
+            Ok(_) => {
+                if let Some(flight) = self.in_flight.as_mut() {
+                    flight.set_accepted = true;
+                }
+                self.read_back(&client, &plan).await;
+                self.confirm().await
+            }
             Err(e) => {
                 self.attempt_failed(format!("the device refused the Set: {e}"))
                     .await
@@ -382,13 +428,62 @@ impl<P: Port> Session<P> {
         }
     }
 
-    /// The drift changed while a remediation is under way: done when nothing drifts any more.
-    pub(crate) async fn confirm(&mut self) {
-        let confirmed = self
-            .in_flight
+    /// Reads the planned paths back with a Get right after the Set, into the observed tree: a
+    /// root streamed by SAMPLE would otherwise show them only at its next interval, which may
+    /// come after the confirmation timeout. A failed Get costs a log line; the subscription
+    /// still confirms.
+    async fn read_back(&mut self, client: &Client, plan: &Plan) {
+        let mut leaves = Vec::new();
+        let mut gone = Vec::new();
+        let written: Vec<Path> = plan
+            .replaces
+            .iter()
+            .chain(&plan.updates)
+            .map(|l| l.path.clone())
+            .collect();
+        // One Get per path: a target answers NOT_FOUND for the whole request when one path has
+        // no data, and a deleted path is expected to have none.
+        for (path, deleted) in written
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(plan.deletes.iter().map(|p| (p.clone(), true)))
+        {
+            let request = GetRequest {
+                paths: vec![path.clone()],
+                ..GetRequest::default()
+            };
+            match client.get_leaves(&request, &self.keys).await {
+                Ok(got) => leaves.extend(got),
+                Err(e) if deleted && e.code() == Some(tonic::Code::NotFound) => gone.push(path),
+                Err(e) => {
+                    debug!(device = %self.config.key, path = %path, error = %e, "reading a remediated path back failed; the subscription will confirm");
+                    return;
+                }
+            }
+        }
+        if let Some(tracker) = self.tracker.as_mut() {
+            tracker.apply(&leaves, &gone);
+        }
+    }
+
+    /// The drift as it is now, for notifications.
+    fn current_drift(&self) -> Vec<DriftItem> {
+        self.tracker
             .as_ref()
-            .is_some_and(|f| f.confirm_by.is_some())
-            && self.tracker.as_ref().is_some_and(|t| t.drift().is_empty());
+            .map(|t| t.drift().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The drift changed while a remediation is under way: done when the planned paths are back
+    /// at intent (after a Set the device accepted, even if its confirmation timed out since).
+    pub(crate) async fn confirm(&mut self) {
+        let confirmed = self.in_flight.as_ref().is_some_and(|f| {
+            f.set_accepted
+                && self
+                    .tracker
+                    .as_ref()
+                    .is_some_and(|t| planned_back_at_intent(t.drift(), &f.planned))
+        });
         if !confirmed {
             return;
         }
@@ -420,11 +515,12 @@ impl<P: Port> Session<P> {
                 duration.as_millis(),
                 flight.decision.action.as_str()
             ),
-            Vec::new(),
+            flight.drift.clone(),
         );
+        let paths: Vec<String> = flight.planned.iter().map(ToString::to_string).collect();
         let contested = self.guard.record(
             Instant::now(),
-            &flight.paths,
+            &paths,
             &self.config.policy.rules.remediation.flap_guard,
         );
         if !contested.is_empty() {
@@ -440,7 +536,7 @@ impl<P: Port> Session<P> {
                 NoticeKind::Contested,
                 Some(&flight.event),
                 message,
-                Vec::new(),
+                flight.drift.clone(),
             );
         }
         // The drift is gone: settle the episode (its event is already final).
@@ -458,6 +554,8 @@ impl<P: Port> Session<P> {
             .fetch_add(1, Ordering::Relaxed);
         flight.last_error = Some(error.clone());
         flight.confirm_by = None;
+        // Another device may remediate while this one waits to retry.
+        flight.slot = None;
         let (event, attempt, decision) = (
             flight.event.clone(),
             flight.attempt,
@@ -491,9 +589,9 @@ impl<P: Port> Session<P> {
         update.decision = Some(decision);
         update.outcome = Some(self.outcome(Some(jiff::Timestamp::now())));
         self.update_event(&event, &update).await;
-        self.in_flight = None;
+        let drift = self.in_flight.take().map(|f| f.drift).unwrap_or_default();
         self.episodes.set_phase(&event, Phase::Failed, None);
-        self.notify(NoticeKind::Failed, Some(&event), error, Vec::new());
+        self.notify(NoticeKind::Failed, Some(&event), error, drift);
         self.drift_changed_boxed().await;
     }
 
@@ -532,12 +630,36 @@ impl<P: Port> Session<P> {
             );
             self.attempt_failed(error).await;
         } else if flight.retry_at.is_some_and(|t| t <= now) {
-            if self.episodes.current() != Some(flight.fingerprint.as_str()) {
-                // The drift changed: this event's plan is stale. The episode supersedes it.
-                info!(device = %self.config.key, event = %flight.event, "drift changed before the retry; not retrying a stale plan");
+            // What the device drifts by now, not what the episodes last saw: while a
+            // remediation is under way drift changes do not reach them.
+            let now_fingerprint = self
+                .tracker
+                .as_ref()
+                .and_then(|t| t.fingerprint())
+                .map(|f| f.to_string());
+            if now_fingerprint.as_deref() != Some(flight.fingerprint.as_str()) {
+                // The drift changed: the decision was about other drift, and a retry would
+                // send more (or other) than was approved. Nothing is sent; the episode
+                // supersedes the event and the new drift becomes a new event.
+                info!(device = %self.config.key, event = %flight.event, "drift changed before the retry; nothing sent, the event is superseded");
                 self.in_flight = None;
                 self.drift_changed_boxed().await;
                 return;
+            }
+            if flight.slot.is_none() {
+                match self.shared.remediation_slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        if let Some(flight) = self.in_flight.as_mut() {
+                            flight.slot = Some(slot);
+                        }
+                    }
+                    Err(_) => {
+                        if let Some(flight) = self.in_flight.as_mut() {
+                            flight.retry_at = Some(now + SLOT_RETRY);
+                        }
+                        return;
+                    }
+                }
             }
             if let Some(tracker) = &self.tracker {
                 let plan = tracker.plan(self.config.policy.rules.remediation.strategy);
@@ -556,5 +678,37 @@ impl<P: Port> Session<P> {
     /// `drift_changed` from inside the remediation code, which `drift_changed` itself calls.
     fn drift_changed_boxed(&mut self) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(self.drift_changed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fabric_drift::DriftKind;
+    use fabric_gnmi::Value;
+
+    use super::*;
+
+    fn item(path: &str) -> DriftItem {
+        DriftItem {
+            path: path.parse().unwrap(),
+            kind: DriftKind::Modified,
+            expected: Some(Value::Uint(9214)),
+            actual: Some(Value::Uint(1500)),
+        }
+    }
+
+    const MTU1: &str = "/interfaces/interface[name=Ethernet1]/config/mtu";
+    const MTU2: &str = "/interfaces/interface[name=Ethernet2]/config/mtu";
+
+    #[test]
+    fn only_the_planned_paths_must_be_back_at_intent() {
+        let planned: Vec<Path> = vec![MTU1.parse().unwrap()];
+        assert!(planned_back_at_intent(&[], &planned));
+        assert!(!planned_back_at_intent(&[item(MTU1)], &planned));
+        // Another leaf changed meanwhile: new drift, not a failed remediation.
+        assert!(planned_back_at_intent(&[item(MTU2)], &planned));
+        // A planned delete covers what drifts under it.
+        let deleted: Vec<Path> = vec!["/interfaces/interface[name=Ethernet2]".parse().unwrap()];
+        assert!(!planned_back_at_intent(&[item(MTU2)], &deleted));
     }
 }

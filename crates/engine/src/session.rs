@@ -85,7 +85,7 @@ pub(crate) struct Session<P: Port> {
     last_report: Option<DeviceReport>,
     adopted: bool,
     /// List keys for flattening JSON values, shared with fabric-sim.
-    keys: fabric_gnmi::KeyTable,
+    pub(crate) keys: fabric_gnmi::KeyTable,
     /// The connection while connected: remediation Sets go through it.
     pub(crate) client: Option<Client>,
     /// The policy's maintenance windows, or why they cannot be used.
@@ -95,8 +95,10 @@ pub(crate) struct Session<P: Port> {
     /// The remediation under way, if any; while it is, drift changes are its confirmation and
     /// not new episodes.
     pub(crate) in_flight: Option<InFlight>,
-    /// A manual trigger accepted and waiting for its event.
-    pub(crate) manual: Option<Decision>,
+    /// A manual trigger accepted and waiting to start: the request's token and its decision.
+    /// It is reported handled only once it started or was found to have nothing to do, so a
+    /// restart before that does not lose it.
+    pub(crate) manual: Option<(String, Decision)>,
     pub(crate) manual_handled: Option<String>,
     /// Approvals and rejections for events this session does not know yet (still adopting).
     pub(crate) decisions: Vec<(String, Decision)>,
@@ -145,8 +147,19 @@ impl<P: Port> Session<P> {
             last_remediation: None,
         };
         session.install();
+        session.restore_guard();
         session.accept_manual_request();
         session
+    }
+
+    /// A new session (an operator restart) starts with the flap guard up on the paths last
+    /// reported contested: only a changed intent or the `clear` annotation lifts it.
+    fn restore_guard(&mut self) {
+        if self.config.contested.is_empty() || self.config.clear_contested {
+            return;
+        }
+        info!(device = %self.config.key, paths = %self.config.contested.join(", "), "flap guard still up from before the restart: auto-remediation stays paused");
+        self.guard.restore(&self.config.contested);
     }
 
     /// Builds the desired state from the spec; on error the session waits for a new spec.
@@ -297,16 +310,23 @@ impl<P: Port> Session<P> {
         let Some(request) = &self.config.remediate_request else {
             return;
         };
-        if self.manual_handled.as_ref() == Some(&request.token) {
+        if self.manual_handled.as_ref() == Some(&request.token)
+            || self
+                .manual
+                .as_ref()
+                .is_some_and(|(t, _)| t == &request.token)
+        {
             return;
         }
         info!(device = %self.config.key, by = %request.by, "manual remediation requested");
-        self.manual_handled = Some(request.token.clone());
-        self.manual = Some(Decision {
-            action: crate::port::DecisionAction::Manual,
-            by: request.by.clone(),
-            at: jiff::Timestamp::now(),
-        });
+        self.manual = Some((
+            request.token.clone(),
+            Decision {
+                action: crate::port::DecisionAction::Manual,
+                by: request.by.clone(),
+                at: request.at.unwrap_or_else(jiff::Timestamp::now),
+            },
+        ));
     }
 
     fn client_config(&self) -> ClientConfig {
@@ -327,26 +347,16 @@ impl<P: Port> Session<P> {
         let key = self.config.key.clone();
         let client = match Client::connect(self.client_config()).await {
             Ok(c) => c,
-            Err(e) => return lost(&e),
+            Err(e) => return self.lost(&e),
         };
-        if !self.adopted {
-            match self.port.known_events(&key).await {
-                Ok(open) => {
-                    self.episodes.adopt(open);
-                    self.adopted = true;
-                }
-                // Without knowing the open events we could duplicate one: try again later.
-                Err(e) => {
-                    return Outcome::Lost {
-                        reason: UnreachableReason::StreamClosed,
-                        message: format!("reading open drift events: {e}"),
-                    };
-                }
-            }
+        if !self.adopted
+            && let Some(outcome) = self.adopt(commands).await
+        {
+            return outcome;
         }
         let (mut events, modes, streams) = match self.subscribe(&client).await {
             Ok(s) => s,
-            Err(e) => return lost(&e),
+            Err(e) => return self.lost(&e),
         };
         backoff.connected(Instant::now());
         self.root_modes = modes;
@@ -358,8 +368,22 @@ impl<P: Port> Session<P> {
             .expect("connected only with a compiled intent")
             .reset_observed();
         let mut pending: HashSet<usize> = (0..streams).collect();
+        // A target that accepts the subscriptions and then says nothing must not hold the
+        // session forever: it counts as unreachable (Timeout) and is tried again with backoff.
+        let sync_by = tokio::time::Instant::now() + self.options.sync_timeout;
         while !pending.is_empty() {
             tokio::select! {
+                _ = tokio::time::sleep_until(sync_by) => {
+                    return Outcome::Lost {
+                        reason: UnreachableReason::Timeout,
+                        message: format!(
+                            "the initial sync did not finish within {:?} ({} of {} subscriptions without sync_response)",
+                            self.options.sync_timeout,
+                            pending.len(),
+                            streams
+                        ),
+                    };
+                }
                 event = events.next() => match event {
                     Some((_, Ok(SubscribeEvent::Notification(n)))) => {
                         self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
@@ -371,7 +395,7 @@ impl<P: Port> Session<P> {
                     }
                     Some((root, Ok(SubscribeEvent::SyncResponse))) => { pending.remove(&root); }
                     Some((_, Ok(other))) => if let Some(outcome) = self.stream_event(other) { return outcome; },
-                    Some((_, Err(e))) => return lost(&e),
+                    Some((_, Err(e))) => return self.lost(&e),
                     None => return closed("all subscriptions ended during the initial sync"),
                 },
                 command = commands.recv() => match command {
@@ -409,7 +433,7 @@ impl<P: Port> Session<P> {
                     }
                     Some((_, Ok(SubscribeEvent::SyncResponse))) => {}
                     Some((_, Ok(other))) => if let Some(outcome) = self.stream_event(other) { return outcome; },
-                    Some((_, Err(e))) => return lost(&e),
+                    Some((_, Err(e))) => return self.lost(&e),
                     None => return closed("the target ended every subscription"),
                 },
                 command = commands.recv() => match command {
@@ -426,6 +450,55 @@ impl<P: Port> Session<P> {
                     self.send_report().await;
                 }
             }
+        }
+    }
+
+    /// Reads the events an earlier run left (so the same drift is never reported twice). The
+    /// port failing is not the device failing: the connection stays, reachability is left as
+    /// it is, and the read is tried again with backoff. Returns an outcome when the session
+    /// must stop or reconnect meanwhile.
+    async fn adopt(&mut self, commands: &mut mpsc::Receiver<Command>) -> Option<Outcome> {
+        let key = self.config.key.clone();
+        let mut delay = self.options.reconnect_initial;
+        loop {
+            match self.port.known_events(&key).await {
+                Ok(open) => {
+                    self.episodes.adopt(open);
+                    self.adopted = true;
+                    return None;
+                }
+                Err(e) => {
+                    // Without knowing the open events we could duplicate one: wait and retry.
+                    warn!(device = %key, error = %e, retry_in_ms = delay.as_millis() as u64, "could not read the device's open drift events; trying again");
+                }
+            }
+            let wake = tokio::time::sleep(delay);
+            tokio::pin!(wake);
+            delay = delay.saturating_mul(2).min(self.options.reconnect_max);
+            loop {
+                tokio::select! {
+                    _ = &mut wake => break,
+                    command = commands.recv() => match command {
+                        Some(Command::Update(config)) => {
+                            let reconnect = config.target != self.config.target;
+                            self.update(config).await;
+                            if reconnect {
+                                return Some(Outcome::Resubscribe);
+                            }
+                        }
+                        Some(Command::Decide { event, decision }) => self.decide(event, decision).await,
+                        Some(Command::Stop) | None => return Some(Outcome::Stop),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Maps a client error to the reason shown in the Reachable condition.
+    fn lost(&self, e: &ClientError) -> Outcome {
+        Outcome::Lost {
+            reason: classify(e, &self.config.target.address),
+            message: e.to_string(),
         }
     }
 
@@ -477,7 +550,7 @@ impl<P: Port> Session<P> {
         };
         let mut streams = Vec::new();
         let mut modes = Vec::new();
-        match open(client, &on_change(&self.roots)).await {
+        match open(client, self.options.sync_timeout, &on_change(&self.roots)).await {
             Ok(opened) => {
                 streams.push(opened);
                 modes.extend(self.roots.iter().map(|r| RootMode {
@@ -489,7 +562,13 @@ impl<P: Port> Session<P> {
             Err(e) if is_refusal(&e) => {
                 let (mut accepted, mut refused) = (Vec::new(), Vec::new());
                 for root in &self.roots {
-                    match open(client, &on_change(std::slice::from_ref(root))).await {
+                    match open(
+                        client,
+                        self.options.sync_timeout,
+                        &on_change(std::slice::from_ref(root)),
+                    )
+                    .await
+                    {
                         Ok(_) => accepted.push(root.clone()),
                         Err(e) if is_refusal(&e) => refused.push((root.clone(), e.to_string())),
                         Err(e) => return Err(e),
@@ -497,7 +576,9 @@ impl<P: Port> Session<P> {
                 }
                 info!(device = %self.config.key, sampled = refused.len(), "ON_CHANGE refused for some roots; sampling them");
                 if !accepted.is_empty() {
-                    streams.push(open(client, &on_change(&accepted)).await?);
+                    streams.push(
+                        open(client, self.options.sync_timeout, &on_change(&accepted)).await?,
+                    );
                     modes.extend(accepted.iter().map(|r| RootMode {
                         root: r.to_string(),
                         on_change: true,
@@ -513,7 +594,7 @@ impl<P: Port> Session<P> {
                             })
                             .collect(),
                     );
-                    streams.push(open(client, &sample).await?);
+                    streams.push(open(client, self.options.sync_timeout, &sample).await?);
                     modes.extend(refused.into_iter().map(|(r, why)| RootMode {
                         root: r.to_string(),
                         on_change: false,
@@ -654,6 +735,7 @@ impl<P: Port> Session<P> {
                         "the drift changed before the event was settled",
                     );
                     update.superseded_by = opened.clone();
+                    info!(device = %key, event = %event, superseded_by = opened.as_deref().unwrap_or_default(), "drift event superseded: the drift changed before it was settled");
                     self.update_event(&event, &update).await;
                 }
                 Action::Resolve { event } => {
@@ -661,6 +743,7 @@ impl<P: Port> Session<P> {
                         "DriftCleared",
                         "the device returned to its intent by itself",
                     );
+                    info!(device = %key, event = %event, "drift event resolved: the device returned to its intent by itself");
                     self.update_event(&event, &update).await;
                 }
             }
@@ -812,6 +895,7 @@ fn initial_phase(config: &DeviceConfig) -> Phase {
 /// the RPC opens or as the stream's first message. Whatever else comes first is kept for the sync.
 async fn open(
     client: &Client,
+    wait: std::time::Duration,
     request: &SubscribeRequest,
 ) -> Result<
     (
@@ -821,9 +905,15 @@ async fn open(
     ClientError,
 > {
     let mut subscription = client.subscribe(request).await?;
-    match subscription.next_event().await {
-        Some(Err(e)) => Err(e),
-        first => Ok((subscription, first)),
+    // A target that opens the stream and never answers: as unreachable as one that never
+    // accepts the connection.
+    match tokio::time::timeout(wait, subscription.next_event()).await {
+        Err(_) => Err(ClientError::Timeout {
+            call: "Subscribe (first response)",
+            after: wait,
+        }),
+        Ok(Some(Err(e))) => Err(e),
+        Ok(first) => Ok((subscription, first)),
     }
 }
 
@@ -853,33 +943,183 @@ fn is_refusal(e: &ClientError) -> bool {
     )
 }
 
-/// Maps a client error to the reason shown in the Reachable condition.
-fn lost(e: &ClientError) -> Outcome {
-    let message = e.to_string();
-    let lower = message.to_lowercase();
-    let reason = match e {
-        ClientError::Status {
-            code: tonic::Code::Unauthenticated | tonic::Code::PermissionDenied,
-            ..
-        } => UnreachableReason::Unauthenticated,
+/// Why a device is unreachable, from the error's kind, its gRPC code, and the words of its
+/// source chain (the io, TLS and HTTP/2 errors under a failed connection). The target's address is
+/// taken out of the text first and words are matched whole, so a host that happens to be named
+/// `atlsw01` or `timeout-lab` says nothing about the reason.
+pub(crate) fn classify(e: &ClientError, address: &str) -> UnreachableReason {
+    use tonic::Code;
+    match e {
         ClientError::Timeout { .. } => UnreachableReason::Timeout,
         ClientError::Status {
-            code: tonic::Code::DeadlineExceeded,
+            code: Code::Unauthenticated | Code::PermissionDenied,
+            ..
+        } => UnreachableReason::Unauthenticated,
+        ClientError::Status {
+            code: Code::DeadlineExceeded,
             ..
         } => UnreachableReason::Timeout,
-        _ if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake") =>
-        {
-            UnreachableReason::TlsError
+        // The connection was never made: refused unless its cause says otherwise.
+        ClientError::Connect { message, .. } => {
+            from_chain(message, address).unwrap_or(UnreachableReason::ConnectionRefused)
         }
-        _ if lower.contains("timed out") || lower.contains("timeout") => UnreachableReason::Timeout,
-        ClientError::Connect { .. } => UnreachableReason::ConnectionRefused,
+        // A call failed in transport (tonic reports it as UNAVAILABLE or UNKNOWN with the
+        // transport error's text), or the target ended the stream.
         ClientError::Status {
-            code: tonic::Code::Unavailable,
-            ..
-        } if lower.contains("refused") => UnreachableReason::ConnectionRefused,
+            code: Code::Unavailable | Code::Unknown,
+            message,
+        } => from_chain(message, address).unwrap_or(UnreachableReason::StreamClosed),
         _ => UnreachableReason::StreamClosed,
-    };
-    Outcome::Lost { reason, message }
+    }
+}
+
+/// The reason an error chain's text names, if any: whole words, address removed.
+fn from_chain(chain: &str, address: &str) -> Option<UnreachableReason> {
+    let host = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .map_or(address, |(host, _)| host)
+        .trim_matches(['[', ']']);
+    let mut text = chain.to_lowercase();
+    for spelled in [address, host] {
+        if !spelled.is_empty() {
+            text = text.replace(&spelled.to_lowercase(), " ");
+        }
+    }
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let phrase = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
+    // io::ErrorKind::ConnectionRefused, and the other ways of finding nobody there.
+    if has("refused")
+        || phrase("no", "route")
+        || phrase("network", "unreachable")
+        || phrase("dns", "error")
+    {
+        return Some(UnreachableReason::ConnectionRefused);
+    }
+    // rustls and the TLS layer: certificates, alerts, handshakes.
+    if [
+        "tls",
+        "ssl",
+        "certificate",
+        "certificates",
+        "handshake",
+        "unknownissuer",
+        "invalidcertificate",
+        "alert",
+    ]
+    .iter()
+    .any(|w| has(w))
+    {
+        return Some(UnreachableReason::TlsError);
+    }
+    // io::ErrorKind::TimedOut, tokio's and tower's elapsed timers.
+    if phrase("timed", "out")
+        || has("timeout")
+        || phrase("deadline", "elapsed")
+        || phrase("has", "elapsed")
+    {
+        return Some(UnreachableReason::Timeout);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn connect(message: &str) -> ClientError {
+        ClientError::Connect {
+            address: "atlsw01.timeout.example:6030".into(),
+            message: message.into(),
+        }
+    }
+
+    fn status(code: tonic::Code, message: &str) -> ClientError {
+        ClientError::Status {
+            code,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn reasons_come_from_the_error_not_from_the_address() {
+        use UnreachableReason::*;
+        // Hosts whose names contain the words the reasons are spelled with.
+        let addresses = [
+            "atlsw01.timeout.example:6030",
+            "tls-refused-timeout:57400",
+            "[fd00::1]:6030",
+        ];
+        let table: [(ClientError, UnreachableReason); 12] = [
+            (
+                connect("transport error: tcp connect error: Connection refused (os error 111)"),
+                ConnectionRefused,
+            ),
+            (
+                connect("transport error: dns error: failed to lookup address information"),
+                ConnectionRefused,
+            ),
+            // A cause that names nothing known: the connection was not made.
+            (connect("transport error"), ConnectionRefused),
+            (
+                status(tonic::Code::Unauthenticated, "invalid username or password"),
+                Unauthenticated,
+            ),
+            (
+                status(tonic::Code::PermissionDenied, "tls certificate"),
+                Unauthenticated,
+            ),
+            (
+                connect("transport error: invalid peer certificate: UnknownIssuer"),
+                TlsError,
+            ),
+            (
+                connect("transport error: received fatal alert: HandshakeFailure"),
+                TlsError,
+            ),
+            (
+                ClientError::Timeout {
+                    call: "Subscribe",
+                    after: Duration::from_secs(30),
+                },
+                Timeout,
+            ),
+            (
+                connect("transport error: tcp connect error: Connection timed out (os error 110)"),
+                Timeout,
+            ),
+            (status(tonic::Code::DeadlineExceeded, "deadline"), Timeout),
+            (
+                status(tonic::Code::Unavailable, "the target ended the stream"),
+                StreamClosed,
+            ),
+            (ClientError::SubscriptionClosed, StreamClosed),
+        ];
+        for address in addresses {
+            for (error, reason) in &table {
+                assert_eq!(classify(error, address), *reason, "{error} at {address}");
+            }
+        }
+        // The address itself, in the message, says nothing.
+        let with_address = status(
+            tonic::Code::Unavailable,
+            "stream from atlsw01.timeout.example:6030 ended",
+        );
+        assert_eq!(
+            classify(&with_address, "atlsw01.timeout.example:6030"),
+            StreamClosed
+        );
+        let named = connect("transport error: cannot reach tls-refused-timeout");
+        assert_eq!(
+            classify(&named, "tls-refused-timeout:57400"),
+            ConnectionRefused
+        );
+    }
 }

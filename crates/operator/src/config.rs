@@ -112,7 +112,20 @@ pub fn device_config(
             .get(CONTESTED_ANNOTATION)
             .map(String::as_str)
             == Some("clear"),
+        contested: contested_paths(device),
     })
+}
+
+/// The paths the status says are contested, while the spec is the one that status was written
+/// for: a restarted engine keeps the flap guard up on them. A newer generation may carry a
+/// changed intent, which lifts the guard, so then there are none.
+fn contested_paths(device: &FabricDevice) -> Vec<String> {
+    device
+        .status
+        .as_ref()
+        .filter(|s| s.observed_generation == device.metadata.generation)
+        .map(|s| s.contested_paths.clone())
+        .unwrap_or_default()
 }
 
 /// The policy's webhooks whose URL Secret can be read. One that cannot is left out (and logged;
@@ -155,10 +168,13 @@ fn remediate_request(device: &FabricDevice) -> Option<ManualRequest> {
         .status
         .as_ref()
         .and_then(|s| s.handled_remediate_request.as_ref());
-    (handled != Some(token)).then(|| ManualRequest {
-        token: token.clone(),
-        by: annotation_manager(&device.metadata, REMEDIATE_ANNOTATION)
-            .map_or_else(|| "unknown".to_owned(), |(manager, _)| manager),
+    (handled != Some(token)).then(|| {
+        let manager = annotation_manager(&device.metadata, REMEDIATE_ANNOTATION);
+        ManualRequest {
+            token: token.clone(),
+            at: manager.as_ref().and_then(|(_, at)| *at),
+            by: manager.map_or_else(|| "unknown".to_owned(), |(manager, _)| manager),
+        }
     })
 }
 
@@ -295,7 +311,8 @@ spec:
             config.remediate_request,
             Some(ManualRequest {
                 token: "2026-11-21T12:00:00Z".into(),
-                by: "kubectl-fabric".into()
+                by: "kubectl-fabric".into(),
+                at: Some(jiff::Timestamp::from_second(1_800_000_100).unwrap()),
             })
         );
         // Once the status says the value was handled, it is no longer a request.

@@ -191,6 +191,7 @@ impl LabControl {
             c.remediate_request = Some(ManualRequest {
                 token: jiff::Timestamp::now().to_string(),
                 by: LAB_USER.to_owned(),
+                at: None,
             })
         })
         .await
