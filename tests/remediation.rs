@@ -747,6 +747,15 @@ async fn a_sampled_path_is_confirmed_by_a_get_before_the_timeout() -> anyhow::Re
     let outcome = done[0].outcome.as_ref().expect("outcome");
     assert_eq!(outcome.attempts, 1, "{outcome:?}");
     assert_eq!(
+        live.control
+            .engine
+            .stats()
+            .remediation_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "confirmed before the timeout, not after it"
+    );
+    assert_eq!(
         sets(&live, "leaf5"),
         before + 2,
         "the change and one remediation"
