@@ -1124,3 +1124,44 @@ async fn auto_runs_when_its_window_opens_on_an_injected_clock() -> anyhow::Resul
     live.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unexpected_vlan_is_deleted_and_confirmed_by_reading_it_back() -> anyhow::Result<()> {
+    // strict ownership: a VLAN the intent does not name is drift, and its repair a delete.
+    let live = start_lab_with(|c| {
+        c.policy.rules.dampening = PolicyDuration::ZERO;
+        if c.key == key("leaf5") {
+            c.ownership = fabric_drift::intent::Ownership::Strict;
+        }
+    })
+    .await?;
+    assert!(
+        events(&live.port.snapshot(), "leaf5").is_empty(),
+        "the lab is in sync under strict ownership"
+    );
+    let vlan = "/network-instances/network-instance[name=default]/vlans/vlan[vlan-id=99]";
+    set(
+        &live,
+        "leaf5",
+        &format!("{vlan}/config/vlan-id"),
+        Value::Uint(99),
+    )
+    .await?;
+    let done = wait_event(&live, "leaf5", "Remediated", Duration::from_secs(3), |e| {
+        e.len() == 1 && e[0].phase.is_final()
+    })
+    .await?;
+    assert_eq!(done[0].phase, Phase::Remediated, "{:?}", done[0]);
+    assert_eq!(done[0].outcome.as_ref().map(|o| o.attempts), Some(1));
+    assert_eq!(
+        leaf(&live, "leaf5", &format!("{vlan}/config/vlan-id")),
+        None,
+        "the VLAN is gone"
+    );
+    tokio::time::sleep(QUIET).await;
+    let state = live.port.snapshot();
+    assert_eq!(events(&state, "leaf5").len(), 1);
+    assert_eq!(state.reports[&key("leaf5")].sync, SyncState::InSync);
+    live.stop().await;
+    Ok(())
+}

@@ -433,36 +433,38 @@ impl<P: Port> Session<P> {
     /// come after the confirmation timeout. A failed Get costs a log line; the subscription
     /// still confirms.
     async fn read_back(&mut self, client: &Client, plan: &Plan) {
-        let mut leaves = Vec::new();
-        let mut gone = Vec::new();
         let written: Vec<Path> = plan
             .replaces
             .iter()
             .chain(&plan.updates)
             .map(|l| l.path.clone())
             .collect();
-        // One Get per path: a target answers NOT_FOUND for the whole request when one path has
-        // no data, and a deleted path is expected to have none.
-        for (path, deleted) in written
-            .into_iter()
-            .map(|p| (p, false))
-            .chain(plan.deletes.iter().map(|p| (p.clone(), true)))
-        {
+        // The written leaves in one Get: they exist, the Set just wrote them.
+        let mut requests: Vec<(Vec<Path>, bool)> = Vec::new();
+        if !written.is_empty() {
+            requests.push((written, false));
+        }
+        // A deleted path alone: a target answers NOT_FOUND for the whole request when one of
+        // its paths has no data, and a deleted one should have none.
+        requests.extend(plan.deletes.iter().map(|p| (vec![p.clone()], true)));
+        let mut leaves = Vec::new();
+        for (paths, deleted) in requests {
             let request = GetRequest {
-                paths: vec![path.clone()],
+                paths,
                 ..GetRequest::default()
             };
             match client.get_leaves(&request, &self.keys).await {
                 Ok(got) => leaves.extend(got),
-                Err(e) if deleted && e.code() == Some(tonic::Code::NotFound) => gone.push(path),
+                Err(e) if deleted && e.code() == Some(tonic::Code::NotFound) => {}
                 Err(e) => {
-                    debug!(device = %self.config.key, path = %path, error = %e, "reading a remediated path back failed; the subscription will confirm");
+                    debug!(device = %self.config.key, error = %e, "reading the remediated paths back failed; the subscription will confirm");
                     return;
                 }
             }
         }
+        // The deleted subtrees are emptied first, then filled with whatever the Get still found.
         if let Some(tracker) = self.tracker.as_mut() {
-            tracker.apply(&leaves, &gone);
+            tracker.apply(&leaves, &plan.deletes);
         }
     }
 
