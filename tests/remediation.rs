@@ -10,7 +10,8 @@ use std::{
 
 use fabric_drift::{Duration as PolicyDuration, policy::Mode};
 use fabric_e2e::{
-    BGP, fast_options, key, lab_config, restart_engine, set, start_lab_with, start_lab_with_options,
+    BGP, fast_options, key, lab_config, make_unreachable, restart_engine, set, start_lab_with,
+    start_lab_with_options,
 };
 use fabric_engine::{
     Clock, DecisionAction, EngineOptions, Phase, Reachability, SyncState, WebhookTarget,
@@ -780,7 +781,7 @@ async fn the_fleet_wide_limit_holds_and_frees_even_through_retries() -> anyhow::
     let live = start_lab_with_options(options, |c| {
         c.policy.rules.dampening = PolicyDuration::ZERO;
         c.policy.rules.mode = Mode::Approve;
-        c.policy.rules.remediation.retry.backoff = PolicyDuration::from_secs(3);
+        c.policy.rules.remediation.retry.backoff = PolicyDuration::from_secs(5);
     })
     .await?;
     let mut names = Vec::new();
@@ -820,7 +821,7 @@ async fn the_fleet_wide_limit_holds_and_frees_even_through_retries() -> anyhow::
         .expect("leaf1")
         .set_latency(Duration::ZERO);
 
-    // A refused attempt waiting 3 s for its retry does not keep the slot.
+    // A refused attempt waiting 5 s for its retry does not keep the slot.
     live.sim
         .device("leaf3")
         .expect("leaf3")
@@ -835,7 +836,7 @@ async fn the_fleet_wide_limit_holds_and_frees_even_through_retries() -> anyhow::
         &live,
         "leaf4",
         "Remediated during leaf3's backoff",
-        Duration::from_millis(1500),
+        Duration::from_secs(3),
         |e| e[0].phase == Phase::Remediated,
     )
     .await?;
@@ -844,7 +845,7 @@ async fn the_fleet_wide_limit_holds_and_frees_even_through_retries() -> anyhow::
         Phase::Remediating,
         "leaf3 still waits for its retry"
     );
-    let done = wait_event(&live, "leaf3", "Remediated", Duration::from_secs(6), |e| {
+    let done = wait_event(&live, "leaf3", "Remediated", Duration::from_secs(8), |e| {
         e[0].phase == Phase::Remediated
     })
     .await?;
@@ -862,16 +863,7 @@ async fn a_manual_request_made_while_unreachable_is_carried_out_once_it_is_back(
         e.len() == 1 && e[0].phase == Phase::Alerted
     })
     .await?;
-    let spine2 = live.sim.device("spine2").expect("spine2");
-    spine2.make_unreachable(Duration::from_secs(3));
-    live.port
-        .wait_for("spine2 unreachable", Duration::from_secs(3), |s| {
-            matches!(
-                s.reports[&key("spine2")].reachability,
-                Reachability::Unreachable { .. }
-            )
-        })
-        .await?;
+    make_unreachable(&live, "spine2", Duration::from_secs(3)).await?;
     live.control.remediate("spine2").await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Not reported handled yet: an operator restarting now would still see the request.

@@ -124,6 +124,34 @@ pub async fn set(
     Ok(())
 }
 
+/// Takes `device` off the network for `down` and waits until the engine reports it unreachable.
+pub async fn make_unreachable(
+    live: &LiveLab,
+    device: &str,
+    down: Duration,
+) -> anyhow::Result<fabric_sim::DeviceHandle> {
+    let handle = live
+        .sim
+        .device(device)
+        .ok_or_else(|| anyhow::anyhow!("no device {device}"))?;
+    handle.make_unreachable(down);
+    live.port
+        .wait_for(
+            &format!("{device} unreachable"),
+            Duration::from_secs(3),
+            |s| {
+                s.reports.get(&key(device)).is_some_and(|r| {
+                    matches!(
+                        r.reachability,
+                        fabric_engine::Reachability::Unreachable { .. }
+                    )
+                })
+            },
+        )
+        .await?;
+    Ok(handle)
+}
+
 /// The repository's root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
