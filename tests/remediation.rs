@@ -863,7 +863,7 @@ async fn a_manual_request_made_while_unreachable_is_carried_out_once_it_is_back(
         e.len() == 1 && e[0].phase == Phase::Alerted
     })
     .await?;
-    make_unreachable(&live, "spine2", Duration::from_secs(3)).await?;
+    make_unreachable(&live, "spine2", Duration::from_secs(5)).await?;
     live.control.remediate("spine2").await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Not reported handled yet: an operator restarting now would still see the request.
@@ -875,7 +875,7 @@ async fn a_manual_request_made_while_unreachable_is_carried_out_once_it_is_back(
         &live,
         "spine2",
         "Remediated",
-        Duration::from_secs(10),
+        Duration::from_secs(15),
         |e| e.len() == 1 && e[0].phase == Phase::Remediated,
     )
     .await?;
