@@ -459,6 +459,21 @@ fn mistyped_or_misspelled_values_are_refused_by_the_schema() {
 }
 
 #[test]
+fn helm_loads_the_chart_readme() {
+    // `helm show readme` and a packaged chart carry what .helmignore lets through: the README's
+    // values and RBAC tables are the chart's documentation on Artifact Hub and `helm show`.
+    let rendered = helm(&[]);
+    let files: Vec<&str> = rendered["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"README.md"), "{files:?}");
+    assert!(files.contains(&"crds/fabric.netops.dev.yaml"), "{files:?}");
+}
+
+#[test]
 fn the_chart_readme_lists_the_grants() {
     let readme =
         std::fs::read_to_string(repo_root().join("charts/fabric-operator/README.md")).unwrap();
