@@ -90,6 +90,26 @@ pub async fn decide(ctx: &Context, name: &str, verdict: Verdict) -> Result<Strin
     ))
 }
 
+/// Sets `key=value` on a FabricDevice unless `refusal` finds a reason not to; returns its
+/// namespace.
+async fn annotate_device<'a>(
+    ctx: &'a Context,
+    device: &str,
+    refusal: fn(&FabricDevice) -> Option<String>,
+    key: &str,
+    value: &str,
+) -> Result<&'a str, Error> {
+    let namespace = ctx.scope.namespace()?;
+    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), namespace);
+    let object = get(&api, "FabricDevice", namespace, device).await?;
+    if let Some(why) = refusal(&object) {
+        return Err(Error::Refused(why));
+    }
+    let patch = annotate(device, "FabricDevice", key, value);
+    api.patch(device, &params(), &Patch::Apply(&patch)).await?;
+    Ok(namespace)
+}
+
 /// Why a device needs no manual remediation, or `None`. Pure.
 pub fn remediate_refusal(device: &FabricDevice) -> Option<String> {
     let status = device.status.as_ref()?;
@@ -106,15 +126,9 @@ pub fn remediate_refusal(device: &FabricDevice) -> Option<String> {
 /// `kubectl fabric remediate --device D`: a new value of the remediate annotation (now, RFC 3339)
 /// makes the operator repair the current drift once, whatever the policy's mode.
 pub async fn remediate(ctx: &Context, device: &str) -> Result<String, Error> {
-    let namespace = ctx.scope.namespace()?;
-    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), namespace);
-    let object = get(&api, "FabricDevice", namespace, device).await?;
-    if let Some(why) = remediate_refusal(&object) {
-        return Err(Error::Refused(why));
-    }
     let value = ctx.now.to_string();
-    let patch = annotate(device, "FabricDevice", REMEDIATE_ANNOTATION, &value);
-    api.patch(device, &params(), &Patch::Apply(&patch)).await?;
+    let namespace =
+        annotate_device(ctx, device, remediate_refusal, REMEDIATE_ANNOTATION, &value).await?;
     Ok(format!(
         "fabricdevice {namespace}/{device}: remediation requested ({REMEDIATE_ANNOTATION}={value}); \
          follow it with `kubectl fabric history --device {device}`\n"
@@ -142,14 +156,14 @@ pub fn clear_contested_refusal(device: &FabricDevice) -> Option<String> {
 /// flap guard; the operator resumes auto-remediation of the contested paths and removes the
 /// annotation once it has taken it.
 pub async fn clear_contested(ctx: &Context, device: &str) -> Result<String, Error> {
-    let namespace = ctx.scope.namespace()?;
-    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), namespace);
-    let object = get(&api, "FabricDevice", namespace, device).await?;
-    if let Some(why) = clear_contested_refusal(&object) {
-        return Err(Error::Refused(why));
-    }
-    let patch = annotate(device, "FabricDevice", CONTESTED_ANNOTATION, "clear");
-    api.patch(device, &params(), &Patch::Apply(&patch)).await?;
+    let namespace = annotate_device(
+        ctx,
+        device,
+        clear_contested_refusal,
+        CONTESTED_ANNOTATION,
+        "clear",
+    )
+    .await?;
     Ok(format!(
         "fabricdevice {namespace}/{device}: flap guard cleared ({CONTESTED_ANNOTATION}=clear); \
          auto-remediation resumes, and pauses again if the paths keep being changed back\n"

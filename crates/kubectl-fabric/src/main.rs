@@ -317,9 +317,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn plan_takes_files_a_device_an_address_credentials_and_a_timeout() {
-        match parse(&["plan", "-f", "leaf1.yaml"]).command {
+    /// `plan`'s arguments: files, device, address, username, password, timeout.
+    type PlanArgs = (
+        Vec<PathBuf>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        u64,
+    );
+
+    fn plan(args: &[&str]) -> PlanArgs {
+        match parse(args).command {
             Command::Plan {
                 files,
                 device,
@@ -327,18 +336,24 @@ mod tests {
                 username,
                 password,
                 timeout,
-            } => {
-                assert_eq!(files, [PathBuf::from("leaf1.yaml")]);
-                assert_eq!((device, address), (None, None));
-                // Unless FABRIC_GNMI_USERNAME/PASSWORD are set in the test's environment.
-                if std::env::var_os("FABRIC_GNMI_USERNAME").is_none() {
-                    assert_eq!((username, password), (None, None));
-                }
-                assert_eq!(timeout, 30);
-            }
-            _ => panic!("plan"),
+            } => (files, device, address, username, password, timeout),
+            _ => panic!("{args:?} is not plan"),
         }
-        match parse(&[
+    }
+
+    #[test]
+    fn plan_takes_files_a_device_an_address_credentials_and_a_timeout() {
+        let (files, device, address, username, password, timeout) =
+            plan(&["plan", "-f", "leaf1.yaml"]);
+        assert_eq!(files, [PathBuf::from("leaf1.yaml")]);
+        assert_eq!((device, address), (None, None));
+        // Unless FABRIC_GNMI_USERNAME/PASSWORD are set in the test's environment.
+        if std::env::var_os("FABRIC_GNMI_USERNAME").is_none() {
+            assert_eq!((username, password), (None, None));
+        }
+        assert_eq!(timeout, 30);
+
+        let (files, device, address, username, password, timeout) = plan(&[
             "plan",
             "-f",
             "leaf1.yaml",
@@ -354,28 +369,13 @@ mod tests {
             "secret",
             "--timeout",
             "5",
-            "-o",
-            "json",
-        ])
-        .command
-        {
-            Command::Plan {
-                files,
-                device,
-                address,
-                username,
-                password,
-                timeout,
-            } => {
-                assert_eq!(files, [PathBuf::from("leaf1.yaml"), PathBuf::from("-")]);
-                assert_eq!(device.as_deref(), Some("leaf1"));
-                assert_eq!(address.as_deref(), Some("127.0.0.1:6030"));
-                assert_eq!(username.as_deref(), Some("admin"));
-                assert_eq!(password.as_deref(), Some("secret"));
-                assert_eq!(timeout, 5);
-            }
-            _ => panic!("plan"),
-        }
+        ]);
+        assert_eq!(files, [PathBuf::from("leaf1.yaml"), PathBuf::from("-")]);
+        assert_eq!(device.as_deref(), Some("leaf1"));
+        assert_eq!(address.as_deref(), Some("127.0.0.1:6030"));
+        assert_eq!(username.as_deref(), Some("admin"));
+        assert_eq!(password.as_deref(), Some("secret"));
+        assert_eq!(timeout, 5);
         let e = refused(&["plan"]);
         assert!(e.contains("--filename <FILES>"), "{e}");
         let e = refused(&["plan", "-f", "x.yaml", "--timeout", "soon"]);

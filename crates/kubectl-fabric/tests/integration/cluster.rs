@@ -159,6 +159,19 @@ async fn context(scope: Scope, format: Format) -> Context {
     }
 }
 
+/// The field manager that owns annotation `key` (from managedFields).
+fn manager_of(object: &impl ResourceExt, key: &str) -> Option<String> {
+    object
+        .managed_fields()
+        .iter()
+        .find(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.to_string().contains(key))
+        })
+        .and_then(|m| m.manager.clone())
+}
+
 fn lab() -> Scope {
     Scope::Namespace("lab".into())
 }
@@ -280,16 +293,10 @@ async fn approve_sets_the_annotation_with_the_plugin_as_field_manager() {
     let events: Api<DriftEvent> = Api::namespaced(ctx.client.clone(), "lab");
     let event = events.get("leaf2-6f2a9c1e-1").await.unwrap();
     assert_eq!(event.annotations()[APPROVAL_ANNOTATION], "approve");
-    let owner = event
-        .managed_fields()
-        .iter()
-        .find(|m| {
-            m.fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.to_string().contains(APPROVAL_ANNOTATION))
-        })
-        .expect("the annotation has a field manager");
-    assert_eq!(owner.manager.as_deref(), Some("kubectl-fabric"));
+    assert_eq!(
+        manager_of(&event, APPROVAL_ANNOTATION).as_deref(),
+        Some("kubectl-fabric")
+    );
     // The spec is untouched: the apply carried metadata only.
     assert_eq!(event.spec.path_count, 2);
 
@@ -416,16 +423,10 @@ async fn clear_contested_annotates_a_contested_device_and_refuses_one_that_is_no
     );
     let leaf2 = devices.get("leaf2").await.unwrap();
     assert_eq!(leaf2.annotations()[CONTESTED_ANNOTATION], "clear");
-    let manager = leaf2
-        .managed_fields()
-        .iter()
-        .find(|m| {
-            m.fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.to_string().contains(CONTESTED_ANNOTATION))
-        })
-        .and_then(|m| m.manager.clone());
-    assert_eq!(manager.as_deref(), Some("kubectl-fabric"));
+    assert_eq!(
+        manager_of(&leaf2, CONTESTED_ANNOTATION).as_deref(),
+        Some("kubectl-fabric")
+    );
 
     let err = decide::clear_contested(&ctx, "leaf9").await.unwrap_err();
     assert_eq!(err.to_string(), "FabricDevice lab/leaf9 not found");
