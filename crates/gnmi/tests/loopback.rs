@@ -17,7 +17,7 @@ use fabric_gnmi::client::{
 };
 use fabric_gnmi::rpc::{self, GetRequest, SetOperation, SetRequest, SubscribeRequest};
 use fabric_gnmi::{Encoding, KeyTable, Path, Value, flatten_json_ietf};
-use support::{PASS, USER, p, start};
+use support::{PASS, USER, p, pki, start};
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 async fn client(addr: SocketAddr) -> Client {
@@ -281,47 +281,6 @@ async fn updates_only_skips_the_initial_values() {
     assert_eq!(next(&mut sub).await, SubscribeEvent::SyncResponse);
 }
 
-struct Pki {
-    ca_pem: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let fail = |e: rcgen::Error| -> ! { panic!("rcgen: {e}") };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| fail(e));
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "fabric test CA");
-    let ca =
-        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap_or_else(|e| fail(e)))
-            .unwrap_or_else(|e| fail(e));
-    let server_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
-    let server_params =
-        CertificateParams::new(vec!["leaf1.lab".to_string(), "127.0.0.1".to_string()])
-            .unwrap_or_else(|e| fail(e));
-    let server_cert = server_params
-        .signed_by(&server_key, &ca)
-        .unwrap_or_else(|e| fail(e));
-    let client_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
-    let client_params =
-        CertificateParams::new(vec!["operator".to_string()]).unwrap_or_else(|e| fail(e));
-    let client_cert = client_params
-        .signed_by(&client_key, &ca)
-        .unwrap_or_else(|e| fail(e));
-    Pki {
-        ca_pem: ca.pem(),
-        server_cert: server_cert.pem(),
-        server_key: server_key.serialize_pem(),
-        client_cert: client_cert.pem(),
-        client_key: client_key.serialize_pem(),
-    }
-}
-
 #[tokio::test]
 async fn tls_with_generated_ca_and_client_certificate() {
     let pki = pki();
@@ -401,6 +360,53 @@ async fn tls_with_generated_ca_and_client_certificate() {
         Ok(c) => c.capabilities().await.err(),
     };
     assert!(failed.is_some());
+}
+
+#[tokio::test]
+async fn tls_without_a_ca_rejects_a_certificate_the_system_roots_do_not_sign() {
+    let pki = pki();
+    let tls =
+        ServerTlsConfig::new().identity(Identity::from_pem(&pki.server_cert, &pki.server_key));
+    let (addr, _target) = start(Some(tls)).await;
+    let cfg = |ca_pem: &str| {
+        ClientConfig::new(addr.to_string())
+            .credentials(USER, PASS)
+            .tls(TlsMode::Tls {
+                ca_pem: ca_pem.as_bytes().to_vec(),
+                client: None,
+                server_name: Some("leaf1.lab".into()),
+            })
+    };
+
+    // No caSecretRef: the operator passes no CA and the client verifies
+    // against the system's roots, which do not include the test CA. The
+    // handshake reaches the server and fails on the certificate: a connect
+    // error (retried) naming the reason, not a configuration error.
+    let err = match Client::connect(cfg("")).await {
+        Err(e) => e,
+        Ok(c) => match c.capabilities().await {
+            Err(e) => e,
+            Ok(_) => panic!("a certificate from an unknown CA must be rejected"),
+        },
+    };
+    assert!(
+        !matches!(err, ClientError::Config(_)),
+        "no CA must mean the system's roots, not a configuration error: {err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid peer certificate") && msg.contains("UnknownIssuer"),
+        "{msg}"
+    );
+
+    // The same target with its CA given verifies.
+    let c = Client::connect(cfg(&pki.ca_pem))
+        .await
+        .unwrap_or_else(|e| panic!("connect with the CA: {e}"));
+    assert_eq!(
+        c.capabilities().await.map(|c| c.version).ok().as_deref(),
+        Some("0.10.0")
+    );
 }
 
 #[tokio::test]

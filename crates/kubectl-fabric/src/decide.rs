@@ -1,11 +1,11 @@
-//! `approve`, `reject` and `remediate`: the annotations a person sets, written by server-side
+//! `approve`, `reject`, `remediate` and `clear-contested`: the annotations a person sets, written by server-side
 //! apply with field manager [`FIELD_MANAGER`](crate::FIELD_MANAGER), so the operator can record
 //! who decided. kubectl-fabric never changes a phase itself: the operator acts on the annotation.
 
 use fabric_api::{
     DriftEvent, FabricDevice,
     conditions::{self, types},
-    event::{APPROVAL_ANNOTATION, Phase, REMEDIATE_ANNOTATION},
+    event::{APPROVAL_ANNOTATION, CONTESTED_ANNOTATION, Phase, REMEDIATE_ANNOTATION},
     kube::{
         Api, ResourceExt,
         api::{Patch, PatchParams},
@@ -90,6 +90,26 @@ pub async fn decide(ctx: &Context, name: &str, verdict: Verdict) -> Result<Strin
     ))
 }
 
+/// Sets `key=value` on a FabricDevice unless `refusal` finds a reason not to; returns its
+/// namespace.
+async fn annotate_device<'a>(
+    ctx: &'a Context,
+    device: &str,
+    refusal: fn(&FabricDevice) -> Option<String>,
+    key: &str,
+    value: &str,
+) -> Result<&'a str, Error> {
+    let namespace = ctx.scope.namespace()?;
+    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), namespace);
+    let object = get(&api, "FabricDevice", namespace, device).await?;
+    if let Some(why) = refusal(&object) {
+        return Err(Error::Refused(why));
+    }
+    let patch = annotate(device, "FabricDevice", key, value);
+    api.patch(device, &params(), &Patch::Apply(&patch)).await?;
+    Ok(namespace)
+}
+
 /// Why a device needs no manual remediation, or `None`. Pure.
 pub fn remediate_refusal(device: &FabricDevice) -> Option<String> {
     let status = device.status.as_ref()?;
@@ -106,17 +126,46 @@ pub fn remediate_refusal(device: &FabricDevice) -> Option<String> {
 /// `kubectl fabric remediate --device D`: a new value of the remediate annotation (now, RFC 3339)
 /// makes the operator repair the current drift once, whatever the policy's mode.
 pub async fn remediate(ctx: &Context, device: &str) -> Result<String, Error> {
-    let namespace = ctx.scope.namespace()?;
-    let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), namespace);
-    let object = get(&api, "FabricDevice", namespace, device).await?;
-    if let Some(why) = remediate_refusal(&object) {
-        return Err(Error::Refused(why));
-    }
     let value = ctx.now.to_string();
-    let patch = annotate(device, "FabricDevice", REMEDIATE_ANNOTATION, &value);
-    api.patch(device, &params(), &Patch::Apply(&patch)).await?;
+    let namespace =
+        annotate_device(ctx, device, remediate_refusal, REMEDIATE_ANNOTATION, &value).await?;
     Ok(format!(
         "fabricdevice {namespace}/{device}: remediation requested ({REMEDIATE_ANNOTATION}={value}); \
          follow it with `kubectl fabric history --device {device}`\n"
+    ))
+}
+
+/// Why a device's flap guard has nothing to clear, or `None` when its `Contested` condition is
+/// True. Pure.
+pub fn clear_contested_refusal(device: &FabricDevice) -> Option<String> {
+    let contested = device
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true(&s.conditions, types::CONTESTED));
+    (!contested).then(|| {
+        format!(
+            "FabricDevice {}/{} is not contested (Contested is not True): \
+             auto-remediation is not paused, there is nothing to clear",
+            device.namespace().unwrap_or_default(),
+            device.name_any()
+        )
+    })
+}
+
+/// `kubectl fabric clear-contested --device D`: `fabric.netops.dev/contested=clear` lifts the
+/// flap guard; the operator resumes auto-remediation of the contested paths and removes the
+/// annotation once it has taken it.
+pub async fn clear_contested(ctx: &Context, device: &str) -> Result<String, Error> {
+    let namespace = annotate_device(
+        ctx,
+        device,
+        clear_contested_refusal,
+        CONTESTED_ANNOTATION,
+        "clear",
+    )
+    .await?;
+    Ok(format!(
+        "fabricdevice {namespace}/{device}: flap guard cleared ({CONTESTED_ANNOTATION}=clear); \
+         auto-remediation resumes, and pauses again if the paths keep being changed back\n"
     ))
 }

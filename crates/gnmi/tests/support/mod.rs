@@ -428,3 +428,46 @@ pub async fn start_on(addr: &str, tls: Option<ServerTlsConfig>) -> (SocketAddr, 
     tokio::spawn(router.serve_with_incoming(TcpListenerStream::new(listener)));
     (addr, target)
 }
+
+/// A test CA, a server certificate for `leaf1.lab` and 127.0.0.1, and a
+/// client certificate, all PEM.
+pub struct Pki {
+    pub ca_pem: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub client_cert: String,
+    pub client_key: String,
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let fail = |e: rcgen::Error| -> ! { panic!("rcgen: {e}") };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| fail(e));
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "fabric test CA");
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap_or_else(|e| fail(e)))
+            .unwrap_or_else(|e| fail(e));
+    let server_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
+    let server_params =
+        CertificateParams::new(vec!["leaf1.lab".to_string(), "127.0.0.1".to_string()])
+            .unwrap_or_else(|e| fail(e));
+    let server_cert = server_params
+        .signed_by(&server_key, &ca)
+        .unwrap_or_else(|e| fail(e));
+    let client_key = KeyPair::generate().unwrap_or_else(|e| fail(e));
+    let client_params =
+        CertificateParams::new(vec!["operator".to_string()]).unwrap_or_else(|e| fail(e));
+    let client_cert = client_params
+        .signed_by(&client_key, &ca)
+        .unwrap_or_else(|e| fail(e));
+    Pki {
+        ca_pem: ca.pem(),
+        server_cert: server_cert.pem(),
+        server_key: server_key.serialize_pem(),
+        client_cert: client_cert.pem(),
+        client_key: client_key.serialize_pem(),
+    }
+}

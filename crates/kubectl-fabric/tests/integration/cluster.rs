@@ -1,11 +1,14 @@
 //! kubectl-fabric against an in-memory API server (kube-fake-client) holding a small fabric:
-//! what a person sees for status, history and diff, and what approve, reject and remediate
-//! write (and refuse).
+//! what a person sees for status, history and diff, and what approve, reject, remediate and
+//! clear-contested write (and refuse).
 
 use fabric_api::{
     DriftEvent, FabricDevice,
-    event::{APPROVAL_ANNOTATION, REMEDIATE_ANNOTATION},
-    kube::{Api, ResourceExt},
+    event::{APPROVAL_ANNOTATION, CONTESTED_ANNOTATION, REMEDIATE_ANNOTATION},
+    kube::{
+        Api, ResourceExt,
+        api::{Patch, PatchParams},
+    },
 };
 use kube_fake_client::ClientBuilder;
 use kubectl_fabric::{Context, Error, Format, Scope, decide, diff, history, status};
@@ -156,6 +159,19 @@ async fn context(scope: Scope, format: Format) -> Context {
     }
 }
 
+/// The field manager that owns annotation `key` (from managedFields).
+fn manager_of(object: &impl ResourceExt, key: &str) -> Option<String> {
+    object
+        .managed_fields()
+        .iter()
+        .find(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.to_string().contains(key))
+        })
+        .and_then(|m| m.manager.clone())
+}
+
 fn lab() -> Scope {
     Scope::Namespace("lab".into())
 }
@@ -277,16 +293,10 @@ async fn approve_sets_the_annotation_with_the_plugin_as_field_manager() {
     let events: Api<DriftEvent> = Api::namespaced(ctx.client.clone(), "lab");
     let event = events.get("leaf2-6f2a9c1e-1").await.unwrap();
     assert_eq!(event.annotations()[APPROVAL_ANNOTATION], "approve");
-    let owner = event
-        .managed_fields()
-        .iter()
-        .find(|m| {
-            m.fields_v1
-                .as_ref()
-                .is_some_and(|f| f.0.to_string().contains(APPROVAL_ANNOTATION))
-        })
-        .expect("the annotation has a field manager");
-    assert_eq!(owner.manager.as_deref(), Some("kubectl-fabric"));
+    assert_eq!(
+        manager_of(&event, APPROVAL_ANNOTATION).as_deref(),
+        Some("kubectl-fabric")
+    );
     // The spec is untouched: the apply carried metadata only.
     assert_eq!(event.spec.path_count, 2);
 
@@ -367,6 +377,58 @@ async fn remediate_stamps_the_device_and_refuses_one_in_sync() {
     assert!(!leaf1.annotations().contains_key(REMEDIATE_ANNOTATION));
 
     let err = decide::remediate(&ctx, "leaf9").await.unwrap_err();
+    assert_eq!(err.to_string(), "FabricDevice lab/leaf9 not found");
+}
+
+#[tokio::test]
+async fn clear_contested_annotates_a_contested_device_and_refuses_one_that_is_not() {
+    let ctx = context(lab(), Format::Table).await;
+    let devices: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), "lab");
+
+    // leaf1 has no Contested condition: nothing to clear, nothing written.
+    let err = decide::clear_contested(&ctx, "leaf1").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "FabricDevice lab/leaf1 is not contested (Contested is not True): \
+         auto-remediation is not paused, there is nothing to clear"
+    );
+    let leaf1 = devices.get("leaf1").await.unwrap();
+    assert!(!leaf1.annotations().contains_key(CONTESTED_ANNOTATION));
+
+    // The flap guard paused leaf2 (the condition the operator writes, mapping::device_status).
+    let mut leaf2 = devices.get("leaf2").await.unwrap();
+    let mut status = leaf2.status.take().unwrap();
+    status.conditions.push(
+        serde_json::from_value(serde_json::json!({
+            "type": "Contested", "status": "True", "reason": "Flapping",
+            "message": "auto-remediation paused: 1 path(s) keep being changed back",
+            "lastTransitionTime": "2029-01-15T07:58:00Z",
+        }))
+        .unwrap(),
+    );
+    devices
+        .patch_status(
+            "leaf2",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": status})),
+        )
+        .await
+        .unwrap();
+
+    let out = decide::clear_contested(&ctx, "leaf2").await.unwrap();
+    assert_eq!(
+        out,
+        "fabricdevice lab/leaf2: flap guard cleared (fabric.netops.dev/contested=clear); \
+         auto-remediation resumes, and pauses again if the paths keep being changed back\n"
+    );
+    let leaf2 = devices.get("leaf2").await.unwrap();
+    assert_eq!(leaf2.annotations()[CONTESTED_ANNOTATION], "clear");
+    assert_eq!(
+        manager_of(&leaf2, CONTESTED_ANNOTATION).as_deref(),
+        Some("kubectl-fabric")
+    );
+
+    let err = decide::clear_contested(&ctx, "leaf9").await.unwrap_err();
     assert_eq!(err.to_string(), "FabricDevice lab/leaf9 not found");
 }
 
