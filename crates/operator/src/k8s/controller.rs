@@ -86,7 +86,11 @@ fn policies_in(store: &Store<DriftPolicy>, namespace: &str) -> Vec<DriftPolicy> 
         .collect()
 }
 
-async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// The FabricDevice controller's reconcile (public for the adapter's tests).
+pub async fn reconcile_device(
+    device: Arc<FabricDevice>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     // Before the first list of policies and Secrets, a device would look unselected or its
     // Secret missing: wait rather than write a wrong status.
     let _ = ctx.policies.wait_until_ready().await;
@@ -122,7 +126,12 @@ async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Resul
                     }
                     Err(e) => {
                         // Permanent until the Secret or the spec changes; both are watched.
-                        ctx.engine.remove(&key_of(&device)).await;
+                        let key = key_of(&device);
+                        ctx.engine.remove(&key).await;
+                        // The status is written here, not by the port: what the port last wrote
+                        // is no longer what the API server holds, and the next session's first
+                        // report may equal it.
+                        ctx.engine.port().forget(&key);
                         not_ready(&api, &device, &e).await?;
                         Ok(Action::await_change())
                     }
@@ -196,7 +205,7 @@ pub fn approval(event: &DriftEvent) -> Option<Result<Decision, String>> {
 
 /// Hands an approval or rejection to the engine. The engine applies it only if the event is
 /// the device's open event and still waiting, so replays (a restart, a resync) are harmless.
-async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
     let phase = event.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(fabric_api::event::Phase::is_final) {
         return Ok(Action::await_change());

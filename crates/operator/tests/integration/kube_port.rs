@@ -17,6 +17,8 @@ use fabric_engine::{
 use fabric_operator::{k8s::port::KubePort, metrics::Metrics};
 use kube_fake_client::ClientBuilder;
 
+use crate::api_calls::ApiCalls;
+
 const LEAF: &str = "
 apiVersion: fabric.netops.dev/v1alpha1
 kind: FabricDevice
@@ -47,9 +49,18 @@ fn record(fingerprint: &str) -> EventRecord {
     }
 }
 
-async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>)> {
+/// The port on an in-memory API server holding leaf1; the calls are checked against the RBAC
+/// rules when the returned recorder is dropped.
+pub async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>, ApiCalls)> {
+    setup_with(ClientBuilder::new()).await
+}
+
+pub async fn setup_with(
+    builder: ClientBuilder,
+) -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>, ApiCalls)> {
     let device: FabricDevice = serde_yaml::from_str(LEAF)?;
-    let client = ClientBuilder::new()
+    let calls = ApiCalls::new();
+    let client = builder
         .with_resource::<FabricDevice>()
         .with_status_subresource::<FabricDevice>()
         .with_resource::<DriftEvent>()
@@ -58,14 +69,15 @@ async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>)> 
         .build()
         .await?;
     let metrics = Arc::new(Metrics::new(Arc::new(Stats::default())));
-    let port = KubePort::start(client.clone(), metrics.clone());
-    Ok((client, port, metrics))
+    // The port's calls are recorded; the test's own reads are not the operator's.
+    let port = KubePort::start(calls.wrap(client.clone()), metrics.clone());
+    Ok((client, port, metrics, calls))
 }
 
 #[tokio::test]
 async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_nothing()
 -> anyhow::Result<()> {
-    let (client, port, metrics) = setup().await?;
+    let (client, port, metrics, _calls) = setup().await?;
     let fp = "ab".repeat(32);
     let name = port.open_event(&record(&fp)).await?;
     let again = port.open_event(&record(&fp)).await?;
@@ -141,7 +153,7 @@ async fn an_episode_is_one_owned_labelled_event_and_opening_it_again_changes_not
 
 #[tokio::test]
 async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
-    let (client, port, metrics) = setup().await?;
+    let (client, port, metrics, _calls) = setup().await?;
     let key = DeviceKey::new("lab", "leaf1");
     let report = DeviceReport {
         generation: Some(1),
@@ -200,7 +212,7 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_decision_stays_on_the_event_through_later_phases_and_a_rejection_is_adopted()
 -> anyhow::Result<()> {
-    let (client, port, _) = setup().await?;
+    let (client, port, _, _calls) = setup().await?;
     let key = DeviceKey::new("lab", "leaf1");
     let fp = "cd".repeat(32);
     let name = port.open_event(&record(&fp)).await?;

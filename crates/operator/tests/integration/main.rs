@@ -5,6 +5,8 @@
 #[path = "../../../netbox/tests/common/mod.rs"]
 mod common;
 
+mod api_calls;
+mod controller;
 mod crds;
 mod dashboard;
 mod deploy;

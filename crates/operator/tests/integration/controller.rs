@@ -1,0 +1,176 @@
+//! The FabricDevice and DriftEvent controllers' reconcile against an in-memory API server
+//! (kube-fake-client), with a real engine whose devices are unreachable addresses: the
+//! finalizer, Secrets coming and going, approvals handed to the engine.
+
+use std::{sync::Arc, time::Duration};
+
+use fabric_api::{
+    DriftPolicy, FabricDevice,
+    conditions::find,
+    k8s_openapi::api::core::v1::Secret,
+    kube::{
+        Api, ResourceExt,
+        runtime::{reflector, watcher},
+    },
+};
+use fabric_engine::{EngineOptions, Stats};
+use fabric_operator::{
+    k8s::{
+        controller::{Context, FINALIZER, reconcile_device},
+        port::KubePort,
+    },
+    metrics::Metrics,
+};
+use kube_fake_client::ClientBuilder;
+
+use crate::api_calls::ApiCalls;
+
+/// An address nothing listens on: connecting is refused at once.
+pub fn refused_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+pub fn device(address: &str) -> FabricDevice {
+    serde_yaml::from_str(&format!(
+        "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: FabricDevice
+metadata: {{name: leaf1, namespace: lab, generation: 1, uid: 6f1c2d3e-0000-4000-8000-000000000002, finalizers: [{OTHER_FINALIZER}]}}
+spec:
+  target: {{address: '{address}', credentialsSecretRef: {{name: leaf1-creds}}, tls: {{mode: insecure}}}}
+"
+    ))
+    .unwrap()
+}
+
+pub fn secret() -> Secret {
+    serde_yaml::from_str(
+        "
+apiVersion: v1
+kind: Secret
+metadata: {name: leaf1-creds, namespace: lab}
+stringData: {username: admin, password: admin}
+",
+    )
+    .unwrap()
+}
+
+/// Another controller's finalizer every test device carries: with none, kube-runtime's
+/// finalizer patch tests `/metadata/finalizers` for null, which a real API server's JSON patch
+/// passes for a missing field and kube-fake-client's refuses (422).
+pub const OTHER_FINALIZER: &str = "example.com/other";
+
+pub struct Harness {
+    /// The in-memory API server, for the test's own reads and writes.
+    pub client: kube::Client,
+    pub ctx: Arc<Context>,
+    pub secrets: reflector::store::Writer<Secret>,
+    pub calls: ApiCalls,
+}
+
+impl Harness {
+    pub async fn new(builder: ClientBuilder) -> anyhow::Result<Harness> {
+        let calls = ApiCalls::new();
+        let client = builder
+            .with_resource::<FabricDevice>()
+            .with_status_subresource::<FabricDevice>()
+            .with_resource::<fabric_api::DriftEvent>()
+            .with_status_subresource::<fabric_api::DriftEvent>()
+            .with_resource::<DriftPolicy>()
+            .build()
+            .await?;
+        // The operator's calls are recorded; the test's own (`devices()`) are not.
+        let operator = calls.wrap(client.clone());
+        let metrics = Arc::new(Metrics::new(Arc::new(Stats::default())));
+        let port = KubePort::start(operator.clone(), metrics.clone());
+        let stats = Arc::new(Stats::default());
+        let engine = fabric_engine::Engine::with_stats(port, EngineOptions::default(), stats);
+        let (policies, mut policy_writer) = reflector::store::<DriftPolicy>();
+        let (secrets, mut secret_writer) = reflector::store::<Secret>();
+        policy_writer.apply_watcher_event(&watcher::Event::Init);
+        policy_writer.apply_watcher_event(&watcher::Event::InitDone);
+        secret_writer.apply_watcher_event(&watcher::Event::Init);
+        secret_writer.apply_watcher_event(&watcher::Event::InitDone);
+        let ctx = Arc::new(Context {
+            client: operator,
+            engine,
+            policies,
+            secrets,
+        });
+        Ok(Harness {
+            client,
+            ctx,
+            secrets: secret_writer,
+            calls,
+        })
+    }
+
+    pub fn devices(&self) -> Api<FabricDevice> {
+        Api::namespaced(self.client.clone(), "lab")
+    }
+
+    /// Reconciles the device as the API server has it now (as a watch event would hand it).
+    pub async fn reconcile(&self, name: &str) -> anyhow::Result<()> {
+        let device = self.devices().get(name).await?;
+        reconcile_device(Arc::new(device), self.ctx.clone()).await?;
+        Ok(())
+    }
+
+    /// Waits until the device's Ready condition has `reason`.
+    pub async fn ready_reason(&self, name: &str, reason: &str) -> anyhow::Result<()> {
+        let mut last = None;
+        for _ in 0..100 {
+            let status = self.devices().get(name).await?.status.unwrap_or_default();
+            last = find(&status.conditions, "Ready").map(|c| (c.status.clone(), c.reason.clone()));
+            if last.as_ref().is_some_and(|(_, r)| r == reason) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("Ready never had reason {reason}; last {last:?}")
+    }
+
+    pub fn sessions(&self) -> u64 {
+        Stats::get(&self.ctx.engine.stats().sessions)
+    }
+}
+
+#[tokio::test]
+async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_written()
+-> anyhow::Result<()> {
+    let mut h = Harness::new(ClientBuilder::new().with_object(device(&refused_address()))).await?;
+    h.secrets
+        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    // The first reconcile adds the finalizer; the change it makes brings the second.
+    h.reconcile("leaf1").await?;
+    assert_eq!(
+        h.devices().get("leaf1").await?.finalizers(),
+        [OTHER_FINALIZER, FINALIZER]
+    );
+    let writes = h.calls.writes();
+    assert_eq!(
+        (writes[0].verb.as_str(), writes[0].rbac_resource()),
+        ("patch", "fabricdevices".to_owned()),
+        "the finalizer is added by a patch: {writes:?}"
+    );
+    h.reconcile("leaf1").await?;
+    h.ready_reason("leaf1", "ConnectionRefused").await?;
+    assert_eq!(h.sessions(), 1);
+
+    h.secrets
+        .apply_watcher_event(&watcher::Event::Delete(secret()));
+    h.reconcile("leaf1").await?;
+    h.ready_reason("leaf1", "SecretNotFound").await?;
+    assert_eq!(h.sessions(), 0, "no session without credentials");
+
+    // The new session's first report is what the port wrote before the Secret went; it must
+    // still be written, since the API server holds SecretNotFound now.
+    h.secrets
+        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    h.reconcile("leaf1").await?;
+    h.ready_reason("leaf1", "ConnectionRefused").await?;
+    assert_eq!(h.sessions(), 1);
+    h.ctx.engine.shutdown().await;
+    Ok(())
+}
