@@ -14,7 +14,7 @@ use std::{
 
 use fabric_api::{
     DriftEvent, FIELD_MANAGER, FabricDevice, FabricDeviceStatus,
-    event::{DEVICE_LABEL, FINGERPRINT_LABEL, Phase as ApiPhase},
+    event::{FINGERPRINT_LABEL, Phase as ApiPhase},
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
     kube::{
         Api, Client, ResourceExt,
@@ -34,9 +34,13 @@ use fabric_api::{
 };
 
 use super::mapping::{
-    device_status, drift_event, event_status_patch, fingerprint_label, known_event, transitions,
+    device_selector, device_status, drift_event, event_status_patch, fingerprint_label,
+    is_open_episode, known_event, transitions,
 };
 use crate::metrics::Metrics;
+
+/// Names an event may take in one second (`name`, `name-2`, ...) before its create gives up.
+const MAX_NAME_ATTEMPTS: u32 = 8;
 
 /// At most one status write per device per this interval.
 pub const MIN_STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -255,12 +259,14 @@ impl KubePort {
     async fn prune_history(&self, device: &DeviceKey, keep: u32) -> Result<(), PortError> {
         let api = self.events(&device.namespace);
         let list = api
-            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .list(&ListParams::default().labels(&device_selector(&device.name)))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
         let mut closed: Vec<&DriftEvent> = list
             .items
             .iter()
+            // A shortened label value is shared by nothing else in practice; the spec says.
+            .filter(|e| e.spec.device == device.name)
             .filter(|e| {
                 e.status
                     .as_ref()
@@ -350,10 +356,11 @@ impl Port for KubePort {
     async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
         let list = self
             .events(&device.namespace)
-            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .list(&ListParams::default().labels(&device_selector(&device.name)))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
         let mut events = list.items;
+        events.retain(|e| e.spec.device == device.name);
         // Newest by detection (creation timestamps have one-second resolution).
         events.sort_by_key(|e| e.spec.detected_at.0);
         let newest = events.last().map(ResourceExt::name_any);
@@ -371,22 +378,19 @@ impl Port for KubePort {
         let api = self.events(&device.namespace);
         // Idempotent per fingerprint: an open event for the same drift is the same episode.
         let selector = format!(
-            "{DEVICE_LABEL}={},{FINGERPRINT_LABEL}={}",
-            device.name,
+            "{},{FINGERPRINT_LABEL}={}",
+            device_selector(&device.name),
             fingerprint_label(&record.fingerprint)
         );
         let existing = api
             .list(&ListParams::default().labels(&selector))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
-        if let Some(open) = existing.items.iter().find(|e| {
-            e.spec.fingerprint == record.fingerprint
-                && !e
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.phase)
-                    .is_some_and(ApiPhase::is_final)
-        }) {
+        if let Some(open) = existing
+            .items
+            .iter()
+            .find(|e| is_open_episode(e, &device.name, &record.fingerprint))
+        {
             return Ok(open.name_any());
         }
         let devices: Api<FabricDevice> = Api::namespaced(self.client.clone(), &device.namespace);
@@ -394,13 +398,44 @@ impl Port for KubePort {
             .get(&device.name)
             .await
             .map_err(|e| port_error("reading the device for the event's owner", e))?;
-        let event = drift_event(record, &owner);
-        let name = event.name_any();
-        match api.create(&PostParams::default(), &event).await {
-            Ok(_) => self.metrics.api_write("driftevent"),
-            // Our own earlier attempt got through (a retry after a timeout): same episode.
-            Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(port_error("creating the drift event", e)),
+        let mut event = drift_event(record, &owner);
+        let base = event.name_any();
+        let mut name = base.clone();
+        let mut attempt = 1;
+        loop {
+            event.metadata.name = Some(name.clone());
+            match api.create(&PostParams::default(), &event).await {
+                Ok(_) => {
+                    self.metrics.api_write("driftevent");
+                    break;
+                }
+                // Names have a one-second resolution: the holder may be our own earlier attempt
+                // (a create retried after a timeout), the same episode, or another episode of
+                // the same second (a flap A→B→A, settled since). Only an open event of the same
+                // drift is adopted; otherwise the next name is tried.
+                Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {
+                    let holder = api
+                        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
+                        .await
+                        .map_err(|e| port_error("reading the drift event holding the name", e))?;
+                    if holder
+                        .items
+                        .iter()
+                        .any(|e| is_open_episode(e, &device.name, &record.fingerprint))
+                    {
+                        break;
+                    }
+                    if attempt >= MAX_NAME_ATTEMPTS {
+                        return Err(port_error(
+                            "creating the drift event",
+                            format!("{MAX_NAME_ATTEMPTS} names from {base} are taken"),
+                        ));
+                    }
+                    attempt += 1;
+                    name = format!("{base}-{attempt}");
+                }
+                Err(e) => return Err(port_error("creating the drift event", e)),
+            }
         }
         // No status write: the status subresource ignores status on create, and a second write
         // per episode is over the budget (one DriftEvent, one device status). An event without

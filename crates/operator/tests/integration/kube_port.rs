@@ -281,3 +281,88 @@ async fn a_decision_stays_on_the_event_through_later_phases_and_a_rejection_is_a
     );
     Ok(())
 }
+
+/// The DriftEvent the port would create for `record` (of leaf1), in `phase`.
+fn stored_event(record: &EventRecord, phase: Option<ApiPhase>) -> anyhow::Result<DriftEvent> {
+    let device: FabricDevice = serde_yaml::from_str(LEAF)?;
+    let mut event = fabric_operator::k8s::mapping::drift_event(record, &device);
+    event.status = phase.map(|phase| fabric_api::event::DriftEventStatus {
+        phase: Some(phase),
+        ..Default::default()
+    });
+    Ok(event)
+}
+
+#[tokio::test]
+async fn a_name_held_by_another_episode_of_the_same_second_is_not_adopted() -> anyhow::Result<()> {
+    // A flap A→B→A within one second: A's first event is settled (Superseded) under the name
+    // A's second episode would take; B's open event shares the name's fingerprint prefix.
+    let fp_a = "ab".repeat(32);
+    let fp_b = format!("{}{}", "ab".repeat(5), "cd".repeat(27));
+    let settled = stored_event(&record(&fp_a), Some(ApiPhase::Superseded))?;
+    let taken = settled.name_any();
+    let (client, port, metrics, _calls) =
+        setup_with(ClientBuilder::new().with_object(settled)).await?;
+
+    let name = port.open_event(&record(&fp_a)).await?;
+    assert_eq!(
+        name,
+        format!("{taken}-2"),
+        "a new event, not the settled one"
+    );
+    let other = port.open_event(&record(&fp_b)).await?;
+    assert_eq!(other, format!("{taken}-3"), "B's drift is not A's episode");
+    assert_eq!(port.open_event(&record(&fp_a)).await?, name, "idempotent");
+
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let created = events.get(&name).await?;
+    assert_eq!(created.spec.fingerprint, fp_a);
+    assert_eq!(created.status.and_then(|s| s.phase), None);
+    let key = DeviceKey::new("lab", "leaf1");
+    let open: Vec<String> = port
+        .known_events(&key)
+        .await?
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(open, vec![name, other]);
+    assert!(
+        metrics
+            .render()
+            .contains("fabric_api_writes_total{kind=\"driftevent\"} 2")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_device_name_longer_than_a_label_value_still_gets_its_events() -> anyhow::Result<()> {
+    let long = format!("leaf1-{}", "rack42-row7-hall3-".repeat(4));
+    assert!(long.len() > 63);
+    let mut device: FabricDevice = serde_yaml::from_str(LEAF)?;
+    device.metadata.name = Some(long.clone());
+    let (client, port, _, _calls) = setup_with(ClientBuilder::new().with_object(device)).await?;
+    let fp = "ab".repeat(32);
+    let mut rec = record(&fp);
+    rec.device = DeviceKey::new("lab", &long);
+    let name = port.open_event(&rec).await?;
+
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let event = events.get(&name).await?;
+    let label = &event.labels()[DEVICE_LABEL];
+    // What an API server accepts as a label value (it refuses the whole object otherwise).
+    assert!(label.len() <= 63, "{label}");
+    assert!(
+        label.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && label.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "{label}"
+    );
+    assert_eq!(event.spec.device, long);
+    // Found again by the same label: a restart adopts it, a second open is the same episode.
+    let key = DeviceKey::new("lab", &long);
+    assert_eq!(port.known_events(&key).await?.len(), 1);
+    assert_eq!(port.open_event(&rec).await?, name);
+    Ok(())
+}
