@@ -150,6 +150,29 @@ pub async fn reconcile_device(
     .map_err(|e| Error::Finalizer(e.to_string()))
 }
 
+/// Stops the sessions of devices the port found gone (a status write answered 404). A device
+/// deleted after its finalizer was removed by hand never reaches the finalizer's cleanup; its
+/// session would otherwise run, and retry its status, forever. A device created again under the
+/// same name since is left to its reconcile.
+pub async fn stop_deleted(
+    ctx: Arc<Context>,
+    mut gone: tokio::sync::mpsc::UnboundedReceiver<DeviceKey>,
+) {
+    while let Some(key) = gone.recv().await {
+        let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &key.namespace);
+        match api.get_opt(&key.name).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                warn!(device = %key, error = %e, "could not check whether the device is gone; stopping its session");
+            }
+        }
+        ctx.engine.remove(&key).await;
+        ctx.engine.port().forget(&key);
+        info!(device = %key, "device gone; session closed");
+    }
+}
+
 /// Ready=False with the reason the device cannot be watched.
 async fn not_ready(
     api: &Api<FabricDevice>,
@@ -345,6 +368,10 @@ pub async fn run(
         policies: policies.clone(),
         secrets: secrets.clone(),
     });
+
+    if let Some(gone) = ctx.engine.port().deleted_devices() {
+        tokio::spawn(stop_deleted(ctx.clone(), gone));
+    }
 
     let controller = Controller::new(devices, watcher::Config::default());
     let device_store = controller.store();

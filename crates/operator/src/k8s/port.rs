@@ -67,6 +67,9 @@ pub struct KubePort {
     /// event's phase once however often the engine rewrites it (a retry's message, a new
     /// reason for waiting). Final phases leave the map.
     counted: Mutex<HashMap<(String, String), Phase>>,
+    /// Devices a status write found deleted (404), for the controller to stop their sessions.
+    deleted: tokio::sync::mpsc::UnboundedSender<DeviceKey>,
+    deleted_receiver: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>>>,
 }
 
 impl KubePort {
@@ -96,7 +99,10 @@ impl KubePort {
             controller: FIELD_MANAGER.to_owned(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let (deleted, deleted_receiver) = tokio::sync::mpsc::unbounded_channel();
         let port = Arc::new(KubePort {
+            deleted,
+            deleted_receiver: Mutex::new(Some(deleted_receiver)),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             slots: Mutex::new(HashMap::new()),
@@ -121,6 +127,23 @@ impl KubePort {
         self.slots().remove(device);
     }
 
+    /// The devices whose status write found them deleted, each once per write that did; taken
+    /// once, by whoever stops sessions (`controller::stop_deleted`).
+    pub fn deleted_devices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>> {
+        self.deleted_receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// The device is gone from the API server (deleted without our finalizer running, e.g.
+    /// removed by hand): its status is not retried, and its session is to be stopped.
+    fn device_gone(&self, device: &DeviceKey) {
+        warn!(device = %device, "the device is gone from the API server; stopping its session");
+        self.forget(device);
+        let _ = self.deleted.send(device.clone());
+    }
+
     /// Writes the status for one device, if it differs from what was last written; the
     /// detection latency is observed from `since`, when the change reached the port.
     async fn write_status(
@@ -140,7 +163,10 @@ impl KubePort {
                 .map_err(|e| port_error("reading the device", e))?
             {
                 Some(d) => d.status.unwrap_or_default(),
-                None => return Ok(()), // deleted meanwhile
+                None => {
+                    self.device_gone(device);
+                    return Ok(());
+                }
             },
         };
         let now = Time(jiff::Timestamp::now());
@@ -157,9 +183,17 @@ impl KubePort {
                 "status": status,
             });
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch_status(&device.name, &params, &Patch::Apply(&patch))
+            match api
+                .patch_status(&device.name, &params, &Patch::Apply(&patch))
                 .await
-                .map_err(|e| port_error("writing the device status", e))?;
+            {
+                Ok(_) => {}
+                Err(fabric_api::kube::Error::Api(e)) if e.code == 404 => {
+                    self.device_gone(device);
+                    return Ok(());
+                }
+                Err(e) => return Err(port_error("writing the device status", e)),
+            }
             self.metrics.api_write("status");
             self.metrics
                 .detection_latency

@@ -10,13 +10,17 @@ use fabric_api::{
     k8s_openapi::api::core::v1::Secret,
     kube::{
         Api, ResourceExt,
+        api::{DeleteParams, Patch, PatchParams},
         runtime::{reflector, watcher},
     },
 };
-use fabric_engine::{EngineOptions, Stats};
+use fabric_engine::{
+    DeviceKey, DeviceReport, EngineOptions, Port, Reachability, Stats, SyncState,
+    model::UnreachableReason,
+};
 use fabric_operator::{
     k8s::{
-        controller::{Context, FINALIZER, reconcile_device},
+        controller::{Context, FINALIZER, reconcile_device, stop_deleted},
         port::KubePort,
     },
     metrics::Metrics,
@@ -173,4 +177,79 @@ async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_writte
     assert_eq!(h.sessions(), 1);
     h.ctx.engine.shutdown().await;
     Ok(())
+}
+
+#[tokio::test]
+async fn a_device_deleted_without_its_finalizer_has_its_session_stopped() -> anyhow::Result<()> {
+    let mut h = Harness::new(ClientBuilder::new().with_object(device(&refused_address()))).await?;
+    h.secrets
+        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    let gone = h.ctx.engine.port().deleted_devices().expect("taken once");
+    tokio::spawn(stop_deleted(h.ctx.clone(), gone));
+    h.reconcile("leaf1").await?;
+    h.reconcile("leaf1").await?;
+    h.ready_reason("leaf1", "ConnectionRefused").await?;
+    assert_eq!(h.sessions(), 1);
+
+    // Someone strips the finalizers and deletes the device: no Cleanup ever runs.
+    let strip = serde_json::json!({"metadata": {"finalizers": null}});
+    h.devices()
+        .patch("leaf1", &PatchParams::default(), &Patch::Merge(&strip))
+        .await?;
+    h.devices()
+        .delete("leaf1", &DeleteParams::default())
+        .await?;
+    assert!(h.devices().get_opt("leaf1").await?.is_none());
+
+    // The session's next report (here: a new spec generation seen) meets a 404.
+    let key = DeviceKey::new("lab", "leaf1");
+    h.ctx
+        .engine
+        .port()
+        .report(&key, &unreachable_report(2))
+        .await;
+    for _ in 0..100 {
+        if h.sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        h.sessions(),
+        0,
+        "the session of a deleted device is stopped"
+    );
+    // And its status is not retried: one patch, answered 404, then nothing.
+    let patches = || {
+        h.calls
+            .all()
+            .into_iter()
+            .filter(|c| c.rbac_resource() == "fabricdevices/status")
+            .count()
+    };
+    let before = patches();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(patches(), before);
+    Ok(())
+}
+
+fn unreachable_report(generation: i64) -> DeviceReport {
+    DeviceReport {
+        generation: Some(generation),
+        reachability: Reachability::Unreachable {
+            reason: UnreachableReason::ConnectionRefused,
+            message: "connection refused".into(),
+        },
+        sync: SyncState::Unknown,
+        policy_name: None,
+        mode: Default::default(),
+        roots: vec![],
+        active_event: None,
+        last_sync: None,
+        last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
+    }
 }
