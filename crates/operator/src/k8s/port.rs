@@ -42,6 +42,9 @@ use crate::metrics::Metrics;
 /// Names an event may take in one second (`name`, `name-2`, ...) before its create gives up.
 const MAX_NAME_ATTEMPTS: u32 = 8;
 
+/// How often failed DriftEvent phase writes are tried again.
+pub const EVENT_RETRY_INTERVAL: Duration = Duration::from_secs(2);
+
 /// At most one status write per device per this interval.
 pub const MIN_STATUS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -70,7 +73,13 @@ pub struct KubePort {
     /// Devices a status write found deleted (404), for the controller to stop their sessions.
     deleted: tokio::sync::mpsc::UnboundedSender<DeviceKey>,
     deleted_receiver: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>>>,
+    /// Event status writes that failed, newest per event, retried by the status writer.
+    failed_updates: Mutex<FailedUpdates>,
+    event_writes: tokio::sync::Mutex<()>,
 }
+
+/// Per (namespace, event): the policy mode (for metrics) and the update to write.
+type FailedUpdates = HashMap<(String, String), (fabric_drift::policy::Mode, EventUpdate)>;
 
 impl KubePort {
     /// Counts `phase` for the event unless it was the last one counted for it.
@@ -103,6 +112,8 @@ impl KubePort {
         let port = Arc::new(KubePort {
             deleted,
             deleted_receiver: Mutex::new(Some(deleted_receiver)),
+            failed_updates: Mutex::new(HashMap::new()),
+            event_writes: tokio::sync::Mutex::new(()),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             slots: Mutex::new(HashMap::new()),
@@ -250,7 +261,7 @@ impl KubePort {
         namespace: &str,
         name: &str,
         update: &EventUpdate,
-    ) -> Result<(), PortError> {
+    ) -> Result<(), fabric_api::kube::Error> {
         let patch = json!({ "status": event_status_patch(update) });
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -258,10 +269,69 @@ impl KubePort {
         };
         self.events(namespace)
             .patch_status(name, &params, &Patch::Merge(&patch))
-            .await
-            .map_err(|e| port_error("writing the drift event status", e))?;
+            .await?;
         self.metrics.api_write("driftevent_status");
         Ok(())
+    }
+
+    /// Writes an event's update, carrying on from a failed earlier one of the same event (the
+    /// newest phase wins; a decision or result only the earlier one carried is kept). A failed
+    /// write is kept for [`KubePort::retry_event_updates`]; one for an event that is gone is
+    /// dropped. Event writes are serialized, so a retry never lands after a newer update.
+    async fn write_event_update(
+        &self,
+        namespace: &str,
+        name: &str,
+        mode: fabric_drift::policy::Mode,
+        update: EventUpdate,
+    ) -> Result<(), fabric_api::kube::Error> {
+        let _serial = self.event_writes.lock().await;
+        let key = (namespace.to_owned(), name.to_owned());
+        let update = match self.failed_updates().remove(&key) {
+            Some((_, older)) => merge_updates(older, update),
+            None => update,
+        };
+        match self.write_event_status(namespace, name, &update).await {
+            Ok(()) => {
+                self.count_phase(namespace, name, mode, update.phase);
+                Ok(())
+            }
+            Err(fabric_api::kube::Error::Api(e)) if e.code == 404 => {
+                Err(fabric_api::kube::Error::Api(e))
+            }
+            Err(e) => {
+                self.failed_updates().insert(key, (mode, update));
+                Err(e)
+            }
+        }
+    }
+
+    fn failed_updates(&self) -> std::sync::MutexGuard<'_, FailedUpdates> {
+        self.failed_updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the event updates that failed, once each; the ones failing again stay.
+    async fn retry_event_updates(&self) {
+        let keys: Vec<(String, String)> = self.failed_updates().keys().cloned().collect();
+        for (namespace, name) in keys {
+            let taken = self
+                .failed_updates()
+                .remove(&(namespace.clone(), name.clone()));
+            let Some((mode, update)) = taken else {
+                continue; // written by a newer update meanwhile
+            };
+            match self
+                .write_event_update(&namespace, &name, mode, update)
+                .await
+            {
+                Ok(()) => debug!(event = %name, "drift event phase written on retry"),
+                Err(e) => {
+                    warn!(namespace = %namespace, event = %name, error = %e, "drift event phase write failed again; retrying")
+                }
+            }
+        }
     }
 
     /// A Warning Event on a DriftEvent (bad input a person gave it). Costs a log line when it
@@ -329,10 +399,24 @@ impl KubePort {
 /// otherwise when it is due. One task, so writes for a device never race each other.
 async fn status_writer(strong: Arc<KubePort>) {
     let mut last_write: HashMap<DeviceKey, tokio::time::Instant> = HashMap::new();
+    // When the failed DriftEvent writes are next tried: an interval after the first failure
+    // seen, then every interval while some fail.
+    let mut event_retry_at: Option<tokio::time::Instant> = None;
     loop {
         let now = tokio::time::Instant::now();
-        let mut due = Vec::new();
         let mut next_due: Option<tokio::time::Instant> = None;
+        if strong.failed_updates().is_empty() {
+            event_retry_at = None;
+        } else {
+            let at = *event_retry_at.get_or_insert(now + EVENT_RETRY_INTERVAL);
+            if at <= now {
+                strong.retry_event_updates().await;
+                event_retry_at = (!strong.failed_updates().is_empty())
+                    .then(|| tokio::time::Instant::now() + EVENT_RETRY_INTERVAL);
+            }
+            next_due = event_retry_at;
+        }
+        let mut due = Vec::new();
         {
             let mut slots = strong.slots();
             for (key, slot) in slots.iter_mut() {
@@ -357,6 +441,8 @@ async fn status_writer(strong: Arc<KubePort>) {
                 if let Some(slot) = strong.slots().get_mut(&key) {
                     slot.pending.get_or_insert((report, since));
                 }
+                let retry = now + MIN_STATUS_INTERVAL;
+                next_due = Some(next_due.map_or(retry, |n| n.min(retry)));
             }
         }
         let wake = strong.wake.notified();
@@ -489,9 +575,27 @@ impl Port for KubePort {
         mode: fabric_drift::policy::Mode,
         update: &EventUpdate,
     ) -> Result<(), PortError> {
-        self.write_event_status(&device.namespace, event, update)
-            .await?;
-        self.count_phase(&device.namespace, event, mode, update.phase);
-        Ok(())
+        self.write_event_update(&device.namespace, event, mode, update.clone())
+            .await
+            .map_err(|e| match &e {
+                fabric_api::kube::Error::Api(s) if s.code == 404 => {
+                    port_error("writing the drift event status (the event is gone)", e)
+                }
+                _ => {
+                    self.wake.notify_one();
+                    port_error("writing the drift event status (kept; retried)", e)
+                }
+            })
+    }
+}
+
+/// `newer` after `older`, which was never written: the newer phase, reason and message; a
+/// decision, result or successor only the older one carried.
+fn merge_updates(older: EventUpdate, newer: EventUpdate) -> EventUpdate {
+    EventUpdate {
+        decision: newer.decision.or(older.decision),
+        outcome: newer.outcome.or(older.outcome),
+        superseded_by: newer.superseded_by.or(older.superseded_by),
+        ..newer
     }
 }

@@ -366,3 +366,80 @@ async fn a_device_name_longer_than_a_label_value_still_gets_its_events() -> anyh
     assert_eq!(port.open_event(&rec).await?, name);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_failed_phase_write_is_retried_and_the_newest_update_wins() -> anyhow::Result<()> {
+    // The API server fails the first two DriftEvent status patches (a timeout, an etcd hiccup).
+    let failures = Arc::new(std::sync::atomic::AtomicU32::new(2));
+    let failing = failures.clone();
+    let funcs = kube_fake_client::interceptor::Funcs::new().patch_status(move |ctx| {
+        let event = ctx.name != "leaf1";
+        let fail = event
+            && failing
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+        if fail {
+            Err(kube_fake_client::Error::Internal(
+                "etcdserver: request timed out".into(),
+            ))
+        } else {
+            Ok(None)
+        }
+    });
+    let (client, port, metrics, _calls) =
+        setup_with(ClientBuilder::new().with_interceptor_funcs(funcs)).await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let name = port.open_event(&record(&"ab".repeat(32))).await?;
+
+    // Remediating carries the decision; Remediated (written after it) does not repeat it.
+    let decision = Decision {
+        action: DecisionAction::Approve,
+        by: "kubectl-annotate".into(),
+        at: jiff::Timestamp::from_second(1_800_000_100).unwrap(),
+    };
+    let mut remediating = EventUpdate::phase(Phase::Remediating).because("SetSent", "attempt 1");
+    remediating.decision = Some(decision);
+    assert!(
+        port.update_event(&key, &name, Mode::Approve, &remediating)
+            .await
+            .is_err()
+    );
+    let done = EventUpdate::phase(Phase::Remediated).because("Confirmed", "");
+    assert!(
+        port.update_event(&key, &name, Mode::Approve, &done)
+            .await
+            .is_err()
+    );
+    assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let mut status = None;
+    for _ in 0..80 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = events.get(&name).await?.status;
+        if status.as_ref().is_some_and(|s| s.phase.is_some()) {
+            break;
+        }
+    }
+    let status = status.expect("the phase is written on retry");
+    assert_eq!(status.phase, Some(ApiPhase::Remediated), "the newest wins");
+    assert_eq!(
+        status.decision.map(|d| d.by).as_deref(),
+        Some("kubectl-annotate"),
+        "what only the older update carried is kept"
+    );
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("fabric_api_writes_total{kind=\"driftevent_status\"} 1"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("fabric_drift_events_total{mode=\"approve\",phase=\"Remediated\"} 1"),
+        "{rendered}"
+    );
+    Ok(())
+}
