@@ -19,7 +19,7 @@ use fabric_api::{
     },
     kube::{
         Api, Client, ResourceExt,
-        api::{Patch, PatchParams},
+        api::{PartialObjectMeta, Patch, PatchParams},
         runtime::{
             Controller,
             controller::Action,
@@ -58,7 +58,6 @@ pub struct Context {
     pub client: Client,
     pub engine: Engine<KubePort>,
     pub policies: Store<DriftPolicy>,
-    pub secrets: Store<Secret>,
 }
 
 /// Fails with a message saying how to install the CRDs when any is missing.
@@ -94,7 +93,6 @@ pub async fn reconcile_device(
     // Before the first list of policies and Secrets, a device would look unselected or its
     // Secret missing: wait rather than write a wrong status.
     let _ = ctx.policies.wait_until_ready().await;
-    let _ = ctx.secrets.wait_until_ready().await;
     let namespace = device.namespace().unwrap_or_default();
     let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &namespace);
     finalizer(&api, FINALIZER, device, |event| async {
@@ -102,11 +100,9 @@ pub async fn reconcile_device(
             Event::Apply(device) => {
                 let policies = policies_in(&ctx.policies, &namespace);
                 let policy = policy_for(&device, &policies);
-                let find_secret = |name: &str| {
-                    ctx.secrets
-                        .get(&ObjectRef::new(name).within(&namespace))
-                        .map(|s| (*s).clone())
-                };
+                let secrets =
+                    read_secrets(&ctx.client, &namespace, secrets_of(&device, policy)).await?;
+                let find_secret = |name: &str| secrets.get(name).cloned();
                 match device_config(&device, find_secret, policy) {
                     Ok(config) => {
                         let clear = config.clear_contested;
@@ -148,6 +144,69 @@ pub async fn reconcile_device(
     })
     .await
     .map_err(|e| Error::Finalizer(e.to_string()))
+}
+
+/// The Secrets a device's config reads: its credentials, its CA, its policy's webhook URLs.
+pub fn secrets_of(device: &FabricDevice, policy: Option<&DriftPolicy>) -> Vec<String> {
+    let target = &device.spec.target;
+    let mut names: Vec<String> = target
+        .credentials_secret_ref
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(target.tls.ca_secret_ref.iter().map(|r| r.name.clone()))
+        .chain(
+            policy
+                .iter()
+                .flat_map(|p| p.spec.rules.notifications.webhooks.iter())
+                .map(|w| w.url_secret_ref.name.clone()),
+        )
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Reads Secrets by name when they are needed, rather than keep every Secret of the cluster
+/// in memory; a missing one is left out (the caller says what it misses).
+async fn read_secrets(
+    client: &Client,
+    namespace: &str,
+    names: Vec<String>,
+) -> Result<std::collections::HashMap<String, Secret>, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut found = std::collections::HashMap::new();
+    for name in names {
+        if let Some(secret) = api.get_opt(&name).await? {
+            found.insert(name, secret);
+        }
+    }
+    Ok(found)
+}
+
+/// The devices that read the Secret `name` of `namespace` (credentials or CA): the ones to
+/// reconcile when it is created, changed (rotation reconnects) or deleted.
+pub fn devices_using_secret(
+    devices: &[Arc<FabricDevice>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<FabricDevice>> {
+    devices
+        .iter()
+        .filter(|d| {
+            let target = &d.spec.target;
+            d.namespace().as_deref() == namespace
+                && (target
+                    .credentials_secret_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name)
+                    || target
+                        .tls
+                        .ca_secret_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == name))
+        })
+        .map(|d| ObjectRef::from_obj(&**d))
+        .collect()
 }
 
 /// Stops the sessions of devices the port found gone (a status write answered 404). A device
@@ -269,7 +328,6 @@ pub struct PolicyContext {
     pub client: Client,
     pub devices: Store<FabricDevice>,
     pub policies: Store<DriftPolicy>,
-    pub secrets: Store<Secret>,
 }
 
 /// Writes which devices a policy is in force for, when that changed.
@@ -282,15 +340,22 @@ async fn reconcile_policy(
     let devices: Vec<FabricDevice> = ctx.devices.state().iter().map(|d| (**d).clone()).collect();
     let policies = policies_in(&ctx.policies, &namespace);
     let current = policy.status.clone().unwrap_or_default();
+    let webhook_secrets = policy
+        .spec
+        .rules
+        .notifications
+        .webhooks
+        .iter()
+        .map(|w| w.url_secret_ref.name.clone())
+        .collect();
+    let secrets = read_secrets(&ctx.client, &namespace, webhook_secrets).await?;
     let has_secret_key = |r: &fabric_drift::policy::SecretKeyRef| {
-        ctx.secrets
-            .get(&ObjectRef::new(&r.name).within(&namespace))
-            .is_some_and(|s| {
-                s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
-                    || s.string_data
-                        .as_ref()
-                        .is_some_and(|d| d.contains_key(&r.key))
-            })
+        secrets.get(&r.name).is_some_and(|s| {
+            s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
+                || s.string_data
+                    .as_ref()
+                    .is_some_and(|d| d.contains_key(&r.key))
+        })
     };
     let status = super::mapping::policy_status(
         &policy,
@@ -335,38 +400,26 @@ pub async fn run(
     check_crds(&client).await?;
     let devices: Api<FabricDevice> = Api::all(client.clone());
     let policies_api: Api<DriftPolicy> = Api::all(client.clone());
-    let secrets_api: Api<Secret> = Api::all(client.clone());
 
-    // Stores of policies and Secrets, read by reconcile; kept by their own reflectors.
+    // The store of policies, read by reconcile; kept by its own reflector.
     let (policies, policy_writer) = fabric_api::kube::runtime::reflector::store();
-    let (secrets, secret_writer) = fabric_api::kube::runtime::reflector::store();
-    for stream in [
+    tokio::spawn(
         fabric_api::kube::runtime::reflector(
             policy_writer,
             watcher(policies_api.clone(), watcher::Config::default()),
         )
-        .map(|e| e.map(|_| ()))
-        .boxed(),
-        fabric_api::kube::runtime::reflector(
-            secret_writer,
-            watcher(secrets_api.clone(), watcher::Config::default()),
-        )
-        .map(|e| e.map(|_| ()))
-        .boxed(),
-    ] {
-        tokio::spawn(stream.for_each(|event| async move {
+        .for_each(|event| async move {
             if let Err(e) = event {
                 warn!(error = %e, "watch error; the watcher retries");
             }
-        }));
-    }
+        }),
+    );
 
     let engine = Engine::with_stats(port, options, stats);
     let ctx = Arc::new(Context {
         client: client.clone(),
         engine,
         policies: policies.clone(),
-        secrets: secrets.clone(),
     });
 
     if let Some(gone) = ctx.engine.port().deleted_devices() {
@@ -391,31 +444,19 @@ pub async fn run(
                     .map(|d| ObjectRef::from_obj(&*d))
             },
         )
-        // A rotated Secret reconnects the devices that use it.
+        // A rotated Secret reconnects the devices that use it. The watch carries Secrets'
+        // metadata only (`Api<PartialObjectMeta<_>>` asks for PartialObjectMetadata; a new
+        // resourceVersion is a change): their data is read when a device needs it, not kept
+        // for every Secret of the cluster.
         .watches(
-            secrets_api,
+            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             watcher::Config::default(),
-            move |secret: Secret| {
-                let (namespace, name) = (secret.namespace(), secret.name_any());
-                store_for_secrets
-                    .state()
-                    .into_iter()
-                    .filter(move |d| {
-                        d.namespace() == namespace
-                            && (d
-                                .spec
-                                .target
-                                .credentials_secret_ref
-                                .as_ref()
-                                .is_some_and(|r| r.name == name)
-                                || d.spec
-                                    .target
-                                    .tls
-                                    .ca_secret_ref
-                                    .as_ref()
-                                    .is_some_and(|r| r.name == name))
-                    })
-                    .map(|d| ObjectRef::from_obj(&*d))
+            move |secret: PartialObjectMeta<Secret>| {
+                devices_using_secret(
+                    &store_for_secrets.state(),
+                    secret.namespace().as_deref(),
+                    &secret.name_any(),
+                )
             },
         )
         .graceful_shutdown_on(shutdown.clone());
@@ -428,7 +469,6 @@ pub async fn run(
         client: client.clone(),
         devices: device_store.clone(),
         policies: policy_store,
-        secrets: secrets.clone(),
     });
     let policy_controller = policy_controller
         .watches(

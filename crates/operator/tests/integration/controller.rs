@@ -20,7 +20,7 @@ use fabric_engine::{
 };
 use fabric_operator::{
     k8s::{
-        controller::{Context, FINALIZER, reconcile_device, stop_deleted},
+        controller::{Context, FINALIZER, devices_using_secret, reconcile_device, stop_deleted},
         port::KubePort,
     },
     metrics::Metrics,
@@ -69,7 +69,6 @@ pub struct Harness {
     /// The in-memory API server, for the test's own reads and writes.
     pub client: kube::Client,
     pub ctx: Arc<Context>,
-    pub secrets: reflector::store::Writer<Secret>,
     pub calls: ApiCalls,
 }
 
@@ -91,23 +90,18 @@ impl Harness {
         let stats = Arc::new(Stats::default());
         let engine = fabric_engine::Engine::with_stats(port, EngineOptions::default(), stats);
         let (policies, mut policy_writer) = reflector::store::<DriftPolicy>();
-        let (secrets, mut secret_writer) = reflector::store::<Secret>();
         policy_writer.apply_watcher_event(&watcher::Event::Init);
         policy_writer.apply_watcher_event(&watcher::Event::InitDone);
-        secret_writer.apply_watcher_event(&watcher::Event::Init);
-        secret_writer.apply_watcher_event(&watcher::Event::InitDone);
         let ctx = Arc::new(Context {
             client: operator,
             engine,
             policies,
-            secrets,
         });
-        Ok(Harness {
-            client,
-            ctx,
-            secrets: secret_writer,
-            calls,
-        })
+        Ok(Harness { client, ctx, calls })
+    }
+
+    pub fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), "lab")
     }
 
     pub fn devices(&self) -> Api<FabricDevice> {
@@ -143,9 +137,12 @@ impl Harness {
 #[tokio::test]
 async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_written()
 -> anyhow::Result<()> {
-    let mut h = Harness::new(ClientBuilder::new().with_object(device(&refused_address()))).await?;
-    h.secrets
-        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    let h = Harness::new(
+        ClientBuilder::new()
+            .with_object(device(&refused_address()))
+            .with_object(secret()),
+    )
+    .await?;
     // The first reconcile adds the finalizer; the change it makes brings the second.
     h.reconcile("leaf1").await?;
     assert_eq!(
@@ -162,16 +159,16 @@ async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_writte
     h.ready_reason("leaf1", "ConnectionRefused").await?;
     assert_eq!(h.sessions(), 1);
 
-    h.secrets
-        .apply_watcher_event(&watcher::Event::Delete(secret()));
+    h.secrets()
+        .delete("leaf1-creds", &DeleteParams::default())
+        .await?;
     h.reconcile("leaf1").await?;
     h.ready_reason("leaf1", "SecretNotFound").await?;
     assert_eq!(h.sessions(), 0, "no session without credentials");
 
     // The new session's first report is what the port wrote before the Secret went; it must
     // still be written, since the API server holds SecretNotFound now.
-    h.secrets
-        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    h.secrets().create(&Default::default(), &secret()).await?;
     h.reconcile("leaf1").await?;
     h.ready_reason("leaf1", "ConnectionRefused").await?;
     assert_eq!(h.sessions(), 1);
@@ -181,9 +178,12 @@ async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_writte
 
 #[tokio::test]
 async fn a_device_deleted_without_its_finalizer_has_its_session_stopped() -> anyhow::Result<()> {
-    let mut h = Harness::new(ClientBuilder::new().with_object(device(&refused_address()))).await?;
-    h.secrets
-        .apply_watcher_event(&watcher::Event::Apply(secret()));
+    let h = Harness::new(
+        ClientBuilder::new()
+            .with_object(device(&refused_address()))
+            .with_object(secret()),
+    )
+    .await?;
     let gone = h.ctx.engine.port().deleted_devices().expect("taken once");
     tokio::spawn(stop_deleted(h.ctx.clone(), gone));
     h.reconcile("leaf1").await?;
@@ -252,4 +252,28 @@ fn unreachable_report(generation: i64) -> DeviceReport {
         last_remediation: None,
         remediate_handled: None,
     }
+}
+
+#[test]
+fn a_secret_change_reconciles_the_devices_that_read_it() {
+    let mut other_ns = device("127.0.0.1:1");
+    other_ns.metadata.namespace = Some("prod".into());
+    let mut with_ca = device("127.0.0.1:1");
+    with_ca.metadata.name = Some("leaf2".into());
+    with_ca.spec.target.credentials_secret_ref = None;
+    with_ca.spec.target.tls.ca_secret_ref =
+        Some(serde_yaml::from_str("{name: leaf1-creds, key: ca.crt}").unwrap());
+    let devices: Vec<Arc<FabricDevice>> = [device("127.0.0.1:1"), other_ns, with_ca]
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let names = |ns: &str, secret: &str| -> Vec<String> {
+        devices_using_secret(&devices, Some(ns), secret)
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    };
+    assert_eq!(names("lab", "leaf1-creds"), ["leaf1", "leaf2"]);
+    assert_eq!(names("prod", "leaf1-creds"), ["leaf1"]);
+    assert!(names("lab", "unrelated").is_empty());
 }
