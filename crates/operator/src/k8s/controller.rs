@@ -36,7 +36,10 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::port::KubePort;
-use crate::config::{ConfigError, annotation_manager, device_config};
+use crate::{
+    config::{ConfigError, annotation_manager, device_config},
+    metrics::Metrics,
+};
 
 /// Finalizer that lets the operator close a device's session before the object goes.
 pub const FINALIZER: &str = "fabric.netops.dev/session";
@@ -95,7 +98,12 @@ pub async fn reconcile_device(
     let _ = ctx.policies.wait_until_ready().await;
     let namespace = device.namespace().unwrap_or_default();
     let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, device, |event| async {
+    let metrics = ctx.engine.port().metrics().clone();
+    // kube-runtime's finalizer() patches the device to add ours (not there, not deleting) or to
+    // remove it after the cleanup (there, deleting); counted when it returns Ok.
+    let has_finalizer = device.finalizers().iter().any(|f| f == FINALIZER);
+    let patches_finalizer = has_finalizer == device.metadata.deletion_timestamp.is_some();
+    let result = finalizer(&api, FINALIZER, device, |event| async {
         match event {
             Event::Apply(device) => {
                 let policies = policies_in(&ctx.policies, &namespace);
@@ -117,6 +125,7 @@ pub async fn reconcile_device(
                                 &Patch::Merge(&patch),
                             )
                             .await?;
+                            ctx.engine.port().metrics().api_write("annotation");
                         }
                         Ok::<Action, Error>(Action::await_change())
                     }
@@ -128,7 +137,7 @@ pub async fn reconcile_device(
                         // is no longer what the API server holds, and the next session's first
                         // report may equal it.
                         ctx.engine.port().forget(&key);
-                        not_ready(&api, &device, &e).await?;
+                        not_ready(&api, &device, &e, ctx.engine.port().metrics()).await?;
                         Ok(Action::await_change())
                     }
                 }
@@ -143,7 +152,11 @@ pub async fn reconcile_device(
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(e.to_string()))
+    .map_err(|e| Error::Finalizer(e.to_string()))?;
+    if patches_finalizer {
+        metrics.api_write("finalizer");
+    }
+    Ok(result)
 }
 
 /// The Secrets a device's config reads: its credentials, its CA, its policy's webhook URLs.
@@ -237,6 +250,7 @@ async fn not_ready(
     api: &Api<FabricDevice>,
     device: &FabricDevice,
     error: &ConfigError,
+    metrics: &Metrics,
 ) -> Result<(), Error> {
     let mut status = device.status.clone().unwrap_or_default();
     let changed = conditions::set(
@@ -256,6 +270,7 @@ async fn not_ready(
             &Patch::Apply(&patch),
         )
         .await?;
+        metrics.api_write("status");
     }
     Ok(())
 }
@@ -328,6 +343,7 @@ pub struct PolicyContext {
     pub client: Client,
     pub devices: Store<FabricDevice>,
     pub policies: Store<DriftPolicy>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Writes which devices a policy is in force for, when that changed.
@@ -374,6 +390,7 @@ async fn reconcile_policy(
             &Patch::Apply(&patch),
         )
         .await?;
+        ctx.metrics.api_write("policy_status");
     }
     Ok(Action::await_change())
 }
@@ -466,6 +483,7 @@ pub async fn run(
     let policy_store = policy_controller.store();
     let policies_for_devices = policy_store.clone();
     let policy_ctx = Arc::new(PolicyContext {
+        metrics: ctx.engine.port().metrics().clone(),
         client: client.clone(),
         devices: device_store.clone(),
         policies: policy_store,

@@ -133,6 +133,11 @@ impl KubePort {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// The metrics the port counts its writes into; the controllers count theirs there too.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Forgets a deleted device's cached status.
     pub fn forget(&self, device: &DeviceKey) {
         self.slots().remove(device);

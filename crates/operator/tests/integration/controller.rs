@@ -69,6 +69,7 @@ pub struct Harness {
     /// The in-memory API server, for the test's own reads and writes.
     pub client: kube::Client,
     pub ctx: Arc<Context>,
+    pub metrics: Arc<Metrics>,
     pub calls: ApiCalls,
 }
 
@@ -97,7 +98,12 @@ impl Harness {
             engine,
             policies,
         });
-        Ok(Harness { client, ctx, calls })
+        Ok(Harness {
+            client,
+            ctx,
+            metrics,
+            calls,
+        })
     }
 
     pub fn secrets(&self) -> Api<Secret> {
@@ -165,6 +171,22 @@ async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_writte
     h.reconcile("leaf1").await?;
     h.ready_reason("leaf1", "SecretNotFound").await?;
     assert_eq!(h.sessions(), 0, "no session without credentials");
+    // Every write is counted, the controller's too: the finalizer patch, the port's status
+    // write and not_ready's.
+    let rendered = h.metrics.render();
+    for line in [
+        "fabric_api_writes_total{kind=\"finalizer\"} 1",
+        "fabric_api_writes_total{kind=\"status\"} 2",
+    ] {
+        assert!(rendered.contains(line), "{line} in {rendered}");
+    }
+    let status_writes = h
+        .calls
+        .writes()
+        .iter()
+        .filter(|c| c.rbac_resource() == "fabricdevices/status")
+        .count();
+    assert_eq!(status_writes, 2, "the metric counts what was sent");
 
     // The new session's first report is what the port wrote before the Secret went; it must
     // still be written, since the API server holds SecretNotFound now.
