@@ -146,13 +146,18 @@ async fn run(
         ));
         elector.acquire().await;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = elector.clone();
         tokio::spawn(async move {
-            elector.hold().await;
+            holder.hold().await;
             let _ = tx.send(());
         });
-        Some(rx)
+        Some((elector, rx))
     } else {
         None
+    };
+    let (elector, lost_leadership) = match lost_leadership {
+        Some((elector, rx)) => (Some(elector), Some(rx)),
+        None => (None, None),
     };
 
     k8s::controller::check_crds(&client).await?;
@@ -171,6 +176,12 @@ async fn run(
     let netbox_done = tokio::spawn(k8s::netbox::run(client.clone(), netbox, shutdown.clone()));
     k8s::controller::run(client, port, options, stats, shutdown).await?;
     netbox_done.await?;
+    // Every session is closed and its last status written: a standby may take over now.
+    if let Some(elector) = elector
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "could not release the lease; a standby takes over once it expires");
+    }
     Ok(())
 }
 

@@ -535,7 +535,8 @@ pub async fn run(
         });
     futures::join!(devices_done, policies_done, events_done);
     ctx_for_shutdown.engine.shutdown().await;
-    info!("all sessions closed");
+    ctx_for_shutdown.engine.port().flush().await;
+    info!("all sessions closed; pending status written");
     Ok(())
 }
 

@@ -138,6 +138,22 @@ impl KubePort {
         &self.metrics
     }
 
+    /// Writes every pending report and failed event update now, whatever the interval
+    /// (graceful shutdown: what the sessions last said reaches the API server).
+    pub async fn flush(&self) {
+        let pending: Vec<(DeviceKey, (DeviceReport, tokio::time::Instant))> = self
+            .slots()
+            .iter_mut()
+            .filter_map(|(key, slot)| Some((key.clone(), slot.pending.take()?)))
+            .collect();
+        for (key, (report, since)) in pending {
+            if let Err(e) = self.write_status(&key, report, since).await {
+                warn!(device = %key, error = %e, "status not written at shutdown");
+            }
+        }
+        self.retry_event_updates().await;
+    }
+
     /// Forgets a deleted device's cached status.
     pub fn forget(&self, device: &DeviceKey) {
         self.slots().remove(device);

@@ -319,12 +319,13 @@ async fn a_name_held_by_another_episode_of_the_same_second_is_not_adopted() -> a
     assert_eq!(created.spec.fingerprint, fp_a);
     assert_eq!(created.status.and_then(|s| s.phase), None);
     let key = DeviceKey::new("lab", "leaf1");
-    let open: Vec<String> = port
+    let mut open: Vec<String> = port
         .known_events(&key)
         .await?
         .into_iter()
         .map(|k| k.name)
         .collect();
+    open.sort();
     assert_eq!(open, vec![name, other]);
     assert!(
         metrics
@@ -441,5 +442,62 @@ async fn a_failed_phase_write_is_retried_and_the_newest_update_wins() -> anyhow:
         rendered.contains("fabric_drift_events_total{mode=\"approve\",phase=\"Remediated\"} 1"),
         "{rendered}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reports_100_ms_apart_are_one_write_and_a_flush_writes_the_pending_one()
+-> anyhow::Result<()> {
+    let (client, port, metrics, _calls) = setup().await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let drifted = |count: usize| DeviceReport {
+        generation: Some(1),
+        reachability: Reachability::Reachable,
+        sync: SyncState::Drifted {
+            count,
+            paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
+            fingerprint: "ab".repeat(32),
+        },
+        policy_name: None,
+        mode: Mode::Alert,
+        roots: vec![],
+        active_event: None,
+        last_sync: None,
+        last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
+    };
+    let status_writes = || {
+        metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("fabric_api_writes_total{kind=\"status\"}"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+            .unwrap_or_else(|| "0".into())
+    };
+    // The first write goes at once; then a burst within the interval is held back.
+    port.report(&key, &drifted(1)).await;
+    for _ in 0..50 {
+        if status_writes() == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status_writes(), "1");
+    port.report(&key, &drifted(2)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    port.report(&key, &drifted(3)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(status_writes(), "1", "coalesced: not written yet");
+
+    // Shutdown: what is pending is written now, the newest report only.
+    port.flush().await;
+    assert_eq!(status_writes(), "2");
+    let devices: Api<FabricDevice> = Api::namespaced(client, "lab");
+    assert_eq!(devices.get("leaf1").await?.status.unwrap().drift_count, 3);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(status_writes(), "2", "nothing left to write");
     Ok(())
 }

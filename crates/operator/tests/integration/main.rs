@@ -12,4 +12,5 @@ mod dashboard;
 mod deploy;
 mod kube_port;
 mod lab;
+mod leader;
 mod netbox_source;
