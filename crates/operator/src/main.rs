@@ -127,15 +127,19 @@ async fn run(
         ready: ready.clone(),
     };
     let netbox = k8s::netbox::NetBoxSync::new(client.clone(), metrics.clone());
-    let routes = http::router(state).merge(http::netbox_router(k8s::netbox::Webhooks::start(
-        netbox.clone(),
-    )));
+    let routes = http::router(state).merge(http::leader_guard(
+        http::netbox_router(k8s::netbox::Webhooks::start(netbox.clone())),
+        metrics.clone(),
+    ));
     tokio::spawn(async move {
         if let Err(e) = http::serve(http_addr, routes).await {
             tracing::error!(error = %e, %http_addr, "HTTP server stopped");
         }
     });
 
+    // Serving: a standby is Ready (readiness is not leadership, or no rollout with replicas ≥ 2
+    // would ever pass); a leader becomes Ready again once its CRDs are found.
+    ready.store(true, Ordering::Relaxed);
     let lost_leadership = if leader_elect {
         let identity =
             identity.unwrap_or_else(|| format!("fabric-operator-{}", std::process::id()));
@@ -145,6 +149,7 @@ async fn run(
             identity,
         ));
         elector.acquire().await;
+        ready.store(false, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let holder = elector.clone();
         tokio::spawn(async move {
@@ -160,6 +165,7 @@ async fn run(
         None => (None, None),
     };
 
+    metrics.set_leader(true);
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
     let port = k8s::port::KubePort::start(client.clone(), metrics);
