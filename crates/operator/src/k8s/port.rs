@@ -399,7 +399,8 @@ impl KubePort {
                     .is_some_and(ApiPhase::is_final)
             })
             .collect();
-        closed.sort_by_key(|e| e.creation_timestamp());
+        // Creation timestamps have one-second resolution; detection time breaks the ties.
+        closed.sort_by_key(|e| (e.creation_timestamp(), e.spec.detected_at.0));
         let excess = closed.len().saturating_sub(keep as usize);
         for event in closed.into_iter().take(excess) {
             match api

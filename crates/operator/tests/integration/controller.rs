@@ -7,11 +7,11 @@ use std::{sync::Arc, time::Duration};
 use fabric_api::{
     DriftPolicy, FabricDevice,
     conditions::find,
-    k8s_openapi::api::core::v1::Secret,
+    k8s_openapi::{api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::Time},
     kube::{
         Api, ResourceExt,
         api::{DeleteParams, Patch, PatchParams},
-        runtime::{reflector, watcher},
+        runtime::{controller::Action, reflector, watcher},
     },
 };
 use fabric_engine::{
@@ -20,7 +20,10 @@ use fabric_engine::{
 };
 use fabric_operator::{
     k8s::{
-        controller::{Context, FINALIZER, devices_using_secret, reconcile_device, stop_deleted},
+        controller::{
+            Context, FINALIZER, approval, check_crds, devices_using_secret, reconcile_device,
+            reconcile_event, stop_deleted,
+        },
         port::KubePort,
     },
     metrics::Metrics,
@@ -298,4 +301,125 @@ fn a_secret_change_reconciles_the_devices_that_read_it() {
     assert_eq!(names("lab", "leaf1-creds"), ["leaf1", "leaf2"]);
     assert_eq!(names("prod", "leaf1-creds"), ["leaf1"]);
     assert!(names("lab", "unrelated").is_empty());
+}
+
+#[tokio::test]
+async fn deleting_a_device_closes_its_session_and_removes_the_finalizer() -> anyhow::Result<()> {
+    let h = Harness::new(
+        ClientBuilder::new()
+            .with_object(device(&refused_address()))
+            .with_object(secret()),
+    )
+    .await?;
+    h.reconcile("leaf1").await?;
+    h.reconcile("leaf1").await?;
+    h.ready_reason("leaf1", "ConnectionRefused").await?;
+    assert_eq!(h.sessions(), 1, "a session once the finalizer is there");
+
+    // Deleting marks the device (finalizers hold it) and the watch hands the marked device to
+    // reconcile. kube-fake-client removes an object at once whatever its finalizers, so the mark
+    // is made here, as a real API server would make it.
+    let mut marked = h.devices().get("leaf1").await?;
+    marked.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+    reconcile_device(Arc::new(marked), h.ctx.clone()).await?;
+    assert_eq!(h.sessions(), 0, "the session is closed");
+    let left = h.devices().get_opt("leaf1").await?;
+    // Only the other controller's finalizer is left (without it the device would be gone).
+    assert_eq!(
+        left.map(|d| d.finalizers().to_vec()),
+        Some(vec![OTHER_FINALIZER.to_owned()])
+    );
+    assert!(
+        h.metrics
+            .render()
+            .contains("fabric_api_writes_total{kind=\"finalizer\"} 2"),
+        "added and removed"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_crd_stops_the_start_with_how_to_install_them() -> anyhow::Result<()> {
+    let mut crds = fabric_api::crds::all();
+    let missing = crds.pop().unwrap().name_any();
+    let mut builder = ClientBuilder::new();
+    for crd in crds.clone() {
+        builder = builder.with_object(crd);
+    }
+    let calls = ApiCalls::new();
+    let client = calls.wrap(builder.build().await?);
+    let err = check_crds(&client).await.unwrap_err().to_string();
+    assert!(err.contains(&missing), "{err}");
+    assert!(
+        err.contains("fabric-operator crds | kubectl apply -f -"),
+        "{err}"
+    );
+
+    let mut builder = ClientBuilder::new();
+    for crd in fabric_api::crds::all() {
+        builder = builder.with_object(crd);
+    }
+    check_crds(&calls.wrap(builder.build().await?)).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approval_reaches_the_engine_with_who_set_it() -> anyhow::Result<()> {
+    let event: fabric_api::DriftEvent = serde_yaml::from_str(
+        "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: DriftEvent
+metadata: {name: leaf1-ababababab-1800000000, namespace: lab}
+spec:
+  device: leaf1
+  mode: approve
+  fingerprint: abababababababababababababababababababababababababababababababab
+  detectedAt: '2027-01-15T08:00:00Z'
+  pathCount: 1
+  drifts: []
+  plan: {}
+",
+    )?;
+    let h = Harness::new(
+        ClientBuilder::new()
+            .with_object(device(&refused_address()))
+            .with_object(secret())
+            .with_object(event)
+            .with_return_managed_fields(),
+    )
+    .await?;
+    // A person annotates under their field manager. (kubectl annotate sends a merge patch;
+    // kube-fake-client records managedFields for server-side apply only, so apply it is.)
+    let events: Api<fabric_api::DriftEvent> = Api::namespaced(h.client.clone(), "lab");
+    let annotate = serde_json::json!({
+        "apiVersion": "fabric.netops.dev/v1alpha1",
+        "kind": "DriftEvent",
+        "metadata": {"annotations": {"fabric.netops.dev/approval": "approve"}}
+    });
+    events
+        .patch(
+            "leaf1-ababababab-1800000000",
+            &PatchParams::apply("kubectl-annotate"),
+            &Patch::Apply(&annotate),
+        )
+        .await?;
+    let annotated = Arc::new(events.get("leaf1-ababababab-1800000000").await?);
+
+    // What reconcile_event hands the engine: the decision, by the annotation's field manager.
+    let decision = approval(&annotated)
+        .expect("an approval")
+        .expect("understood");
+    assert_eq!(decision.by, "kubectl-annotate");
+    assert_eq!(decision.action, fabric_engine::DecisionAction::Approve);
+
+    // The device is not watched yet: the decision waits for it (requeued).
+    let action = reconcile_event(annotated.clone(), h.ctx.clone()).await?;
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+    // Watched: handed to its session.
+    h.reconcile("leaf1").await?;
+    h.reconcile("leaf1").await?;
+    let action = reconcile_event(annotated, h.ctx.clone()).await?;
+    assert_eq!(action, Action::await_change());
+    h.ctx.engine.shutdown().await;
+    Ok(())
 }

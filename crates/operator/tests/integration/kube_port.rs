@@ -501,3 +501,155 @@ async fn reports_100_ms_apart_are_one_write_and_a_flush_writes_the_pending_one()
     assert_eq!(status_writes(), "2", "nothing left to write");
     Ok(())
 }
+
+#[tokio::test]
+async fn history_keeps_the_last_closed_event_with_keep_1() -> anyhow::Result<()> {
+    let (client, port, metrics, _calls) = setup().await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let events: Api<DriftEvent> = Api::namespaced(client, "lab");
+    let mut names = Vec::new();
+    for (i, fp) in ["a1", "b2", "c3"].into_iter().enumerate() {
+        let mut rec = record(&fp.repeat(32));
+        rec.keep = 1;
+        rec.detected_at = jiff::Timestamp::from_second(1_800_000_000 + i as i64).unwrap();
+        let name = port.open_event(&rec).await?;
+        let settle = EventUpdate::phase(Phase::Superseded).because("DriftChanged", "");
+        port.update_event(&key, &name, Mode::Approve, &settle)
+            .await?;
+        names.push(name);
+    }
+    // Opening the third found two closed events beyond the open one: the oldest went.
+    let left: Vec<String> = events
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|e| e.name_any())
+        .collect();
+    assert!(!left.contains(&names[0]), "{left:?}");
+    assert!(
+        left.contains(&names[1]) && left.contains(&names[2]),
+        "{left:?}"
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("fabric_api_writes_total{kind=\"driftevent_delete\"} 1")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_status_is_a_server_side_apply_of_fabric_operator() -> anyhow::Result<()> {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record_patch = seen.clone();
+    let funcs = kube_fake_client::interceptor::Funcs::new().patch_status(move |ctx| {
+        record_patch.lock().unwrap().push((
+            ctx.patch.clone(),
+            ctx.params.field_manager.clone(),
+            ctx.params.force,
+            format!("{:?}", ctx.patch_type),
+        ));
+        Ok(None)
+    });
+    let (_client, port, _, _calls) =
+        setup_with(ClientBuilder::new().with_interceptor_funcs(funcs)).await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let report = DeviceReport {
+        generation: Some(1),
+        reachability: Reachability::Reachable,
+        sync: SyncState::InSync,
+        policy_name: None,
+        mode: Mode::Alert,
+        roots: vec![],
+        active_event: None,
+        last_sync: None,
+        last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
+    };
+    port.report(&key, &report).await;
+    for _ in 0..50 {
+        if !seen.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = seen.lock().unwrap();
+    let (patch, manager, force, kind) = seen.first().expect("a status patch");
+    assert_eq!(patch["apiVersion"], "fabric.netops.dev/v1alpha1");
+    assert_eq!(patch["kind"], "FabricDevice");
+    assert_eq!(manager.as_deref(), Some("fabric-operator"));
+    assert!(*force, "the operator owns the status: apply with force");
+    assert!(kind.contains("Apply"), "{kind}");
+    let ready = patch["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    assert_eq!(patch["status"]["observedGeneration"], 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_drift_episode_costs_one_event_create_and_one_status_write() -> anyhow::Result<()> {
+    let (_client, port, _, calls) = setup().await?;
+    let key = DeviceKey::new("lab", "leaf1");
+    let in_sync = DeviceReport {
+        generation: Some(1),
+        reachability: Reachability::Reachable,
+        sync: SyncState::InSync,
+        policy_name: Some("leaves-approve".into()),
+        mode: Mode::Approve,
+        roots: vec![],
+        active_event: None,
+        last_sync: None,
+        last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
+    };
+    port.report(&key, &in_sync).await;
+    port.flush().await;
+    let before = calls.writes().len();
+
+    // The episode, as a session drives it: the event is opened, then the drifted status.
+    let fp = "ab".repeat(32);
+    let name = port.open_event(&record(&fp)).await?;
+    let drifted = DeviceReport {
+        sync: SyncState::Drifted {
+            count: 1,
+            paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
+            fingerprint: fp,
+        },
+        active_event: Some(name),
+        last_drift: Some(jiff::Timestamp::now()),
+        ..in_sync
+    };
+    port.report(&key, &drifted).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    port.flush().await;
+    let episode: Vec<_> = calls.writes().into_iter().skip(before).collect();
+    let resources: Vec<String> = episode
+        .iter()
+        .filter(|c| c.group != "events.k8s.io")
+        .map(|c| format!("{} {}", c.verb, c.rbac_resource()))
+        .collect();
+    assert_eq!(
+        resources,
+        ["create driftevents", "patch fabricdevices/status"],
+        "{episode:#?}"
+    );
+    // Beyond the budget, and counted apart: the Kubernetes Event of the transition (Drifted).
+    let announced = episode
+        .iter()
+        .filter(|c| c.group == "events.k8s.io")
+        .count();
+    assert_eq!(announced, 1, "{episode:#?}");
+    Ok(())
+}
