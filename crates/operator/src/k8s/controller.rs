@@ -346,8 +346,9 @@ pub struct PolicyContext {
     pub metrics: Arc<Metrics>,
 }
 
-/// Writes which devices a policy is in force for, when that changed.
-async fn reconcile_policy(
+/// Writes which devices a policy is in force for, when that changed. The DriftPolicy
+/// controller's reconcile (public for the adapter's tests).
+pub async fn reconcile_policy(
     policy: Arc<DriftPolicy>,
     ctx: Arc<PolicyContext>,
 ) -> Result<Action, Error> {

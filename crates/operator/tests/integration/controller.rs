@@ -21,8 +21,8 @@ use fabric_engine::{
 use fabric_operator::{
     k8s::{
         controller::{
-            Context, FINALIZER, approval, check_crds, devices_using_secret, reconcile_device,
-            reconcile_event, stop_deleted,
+            Context, FINALIZER, PolicyContext, approval, check_crds, devices_using_secret,
+            reconcile_device, reconcile_event, reconcile_policy, stop_deleted,
         },
         port::KubePort,
     },
@@ -420,6 +420,74 @@ spec:
     h.reconcile("leaf1").await?;
     let action = reconcile_event(annotated, h.ctx.clone()).await?;
     assert_eq!(action, Action::await_change());
+    h.ctx.engine.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_controllers_count_their_writes() -> anyhow::Result<()> {
+    // A device whose contested=clear request is taken: the annotation is removed by a patch.
+    let mut contested = device(&refused_address());
+    contested.metadata.annotations = Some(
+        [(
+            fabric_api::event::CONTESTED_ANNOTATION.to_owned(),
+            "clear".to_owned(),
+        )]
+        .into(),
+    );
+    let policy: DriftPolicy = serde_yaml::from_str(
+        "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: DriftPolicy
+metadata: {name: all-alert, namespace: lab}
+spec: {selector: {}, mode: alert}
+",
+    )?;
+    let h = Harness::new(
+        ClientBuilder::new()
+            .with_object(contested)
+            .with_object(secret())
+            .with_object(policy),
+    )
+    .await?;
+    h.reconcile("leaf1").await?;
+    h.reconcile("leaf1").await?;
+    let annotations = h.devices().get("leaf1").await?.metadata.annotations;
+    assert!(
+        !annotations
+            .unwrap_or_default()
+            .contains_key(fabric_api::event::CONTESTED_ANNOTATION)
+    );
+
+    // The policy's status lists the device it is in force for.
+    let (devices, mut device_writer) = reflector::store::<FabricDevice>();
+    device_writer.apply_watcher_event(&watcher::Event::Init);
+    device_writer.apply_watcher_event(&watcher::Event::InitApply(h.devices().get("leaf1").await?));
+    device_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let (policies, mut policy_writer) = reflector::store::<DriftPolicy>();
+    let policies_api: Api<DriftPolicy> = Api::namespaced(h.client.clone(), "lab");
+    let stored = policies_api.get("all-alert").await?;
+    policy_writer.apply_watcher_event(&watcher::Event::Init);
+    policy_writer.apply_watcher_event(&watcher::Event::InitApply(stored.clone()));
+    policy_writer.apply_watcher_event(&watcher::Event::InitDone);
+    let policy_ctx = Arc::new(PolicyContext {
+        client: h.ctx.client.clone(),
+        devices,
+        policies,
+        metrics: h.metrics.clone(),
+    });
+    reconcile_policy(Arc::new(stored), policy_ctx).await?;
+    let status = policies_api.get("all-alert").await?.status.expect("status");
+    assert!(format!("{status:?}").contains("leaf1"), "{status:?}");
+
+    let rendered = h.metrics.render();
+    for line in [
+        "fabric_api_writes_total{kind=\"annotation\"} 1",
+        "fabric_api_writes_total{kind=\"policy_status\"} 1",
+        "fabric_api_writes_total{kind=\"finalizer\"} 1",
+    ] {
+        assert!(rendered.contains(line), "{line} in {rendered}");
+    }
     h.ctx.engine.shutdown().await;
     Ok(())
 }
