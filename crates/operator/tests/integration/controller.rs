@@ -30,7 +30,7 @@ use fabric_operator::{
 };
 use kube_fake_client::ClientBuilder;
 
-use crate::api_calls::ApiCalls;
+use crate::{api_calls::ApiCalls, kube_port::report};
 
 /// An address nothing listens on: connecting is refused at once.
 pub fn refused_address() -> String {
@@ -109,6 +109,16 @@ impl Harness {
         })
     }
 
+    /// leaf1 (unreachable) and its credentials Secret, besides what `builder` holds.
+    pub async fn leaf1(builder: ClientBuilder) -> anyhow::Result<Harness> {
+        Harness::new(
+            builder
+                .with_object(device(&refused_address()))
+                .with_object(secret()),
+        )
+        .await
+    }
+
     pub fn secrets(&self) -> Api<Secret> {
         Api::namespaced(self.client.clone(), "lab")
     }
@@ -146,12 +156,7 @@ impl Harness {
 #[tokio::test]
 async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_written()
 -> anyhow::Result<()> {
-    let h = Harness::new(
-        ClientBuilder::new()
-            .with_object(device(&refused_address()))
-            .with_object(secret()),
-    )
-    .await?;
+    let h = Harness::leaf1(ClientBuilder::new()).await?;
     // The first reconcile adds the finalizer; the change it makes brings the second.
     h.reconcile("leaf1").await?;
     assert_eq!(
@@ -203,12 +208,7 @@ async fn a_device_whose_secret_comes_back_is_watched_again_and_its_status_writte
 
 #[tokio::test]
 async fn a_device_deleted_without_its_finalizer_has_its_session_stopped() -> anyhow::Result<()> {
-    let h = Harness::new(
-        ClientBuilder::new()
-            .with_object(device(&refused_address()))
-            .with_object(secret()),
-    )
-    .await?;
+    let h = Harness::leaf1(ClientBuilder::new()).await?;
     let gone = h.ctx.engine.port().deleted_devices().expect("taken once");
     tokio::spawn(stop_deleted(h.ctx.clone(), gone));
     h.reconcile("leaf1").await?;
@@ -261,21 +261,13 @@ async fn a_device_deleted_without_its_finalizer_has_its_session_stopped() -> any
 fn unreachable_report(generation: i64) -> DeviceReport {
     DeviceReport {
         generation: Some(generation),
-        reachability: Reachability::Unreachable {
-            reason: UnreachableReason::ConnectionRefused,
-            message: "connection refused".into(),
-        },
-        sync: SyncState::Unknown,
-        policy_name: None,
-        mode: Default::default(),
-        roots: vec![],
-        active_event: None,
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
+        ..report(
+            Reachability::Unreachable {
+                reason: UnreachableReason::ConnectionRefused,
+                message: "connection refused".into(),
+            },
+            SyncState::Unknown,
+        )
     }
 }
 
@@ -305,12 +297,7 @@ fn a_secret_change_reconciles_the_devices_that_read_it() {
 
 #[tokio::test]
 async fn deleting_a_device_closes_its_session_and_removes_the_finalizer() -> anyhow::Result<()> {
-    let h = Harness::new(
-        ClientBuilder::new()
-            .with_object(device(&refused_address()))
-            .with_object(secret()),
-    )
-    .await?;
+    let h = Harness::leaf1(ClientBuilder::new()).await?;
     h.reconcile("leaf1").await?;
     h.reconcile("leaf1").await?;
     h.ready_reason("leaf1", "ConnectionRefused").await?;
@@ -380,10 +367,8 @@ spec:
   plan: {}
 ",
     )?;
-    let h = Harness::new(
+    let h = Harness::leaf1(
         ClientBuilder::new()
-            .with_object(device(&refused_address()))
-            .with_object(secret())
             .with_object(event)
             .with_return_managed_fields(),
     )

@@ -49,6 +49,26 @@ fn record(fingerprint: &str) -> EventRecord {
     }
 }
 
+/// A report of leaf1 (generation 1, no policy, alert) with `reachability` and `sync`; tests
+/// change the fields they need with struct update syntax.
+pub fn report(reachability: Reachability, sync: SyncState) -> DeviceReport {
+    DeviceReport {
+        generation: Some(1),
+        reachability,
+        sync,
+        policy_name: None,
+        mode: Mode::Alert,
+        roots: vec![],
+        active_event: None,
+        last_sync: None,
+        last_drift: None,
+        remediating: false,
+        contested: vec![],
+        last_remediation: None,
+        remediate_handled: None,
+    }
+}
+
 /// The port on an in-memory API server holding leaf1; the calls are checked against the RBAC
 /// rules when the returned recorder is dropped.
 pub async fn setup() -> anyhow::Result<(kube::Client, Arc<KubePort>, Arc<Metrics>, ApiCalls)> {
@@ -156,23 +176,17 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
     let (client, port, metrics, _calls) = setup().await?;
     let key = DeviceKey::new("lab", "leaf1");
     let report = DeviceReport {
-        generation: Some(1),
-        reachability: Reachability::Reachable,
-        sync: SyncState::Drifted {
-            count: 1,
-            paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
-            fingerprint: "ab".repeat(32),
-        },
         policy_name: Some("leaves-approve".into()),
         mode: Mode::Approve,
-        roots: vec![],
         active_event: Some("leaf1-abababab".into()),
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
+        ..report(
+            Reachability::Reachable,
+            SyncState::Drifted {
+                count: 1,
+                paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
+                fingerprint: "ab".repeat(32),
+            },
+        )
     };
     port.report(&key, &report).await;
     let devices: Api<FabricDevice> = Api::namespaced(client, "lab");
@@ -450,24 +464,15 @@ async fn reports_100_ms_apart_are_one_write_and_a_flush_writes_the_pending_one()
 -> anyhow::Result<()> {
     let (client, port, metrics, _calls) = setup().await?;
     let key = DeviceKey::new("lab", "leaf1");
-    let drifted = |count: usize| DeviceReport {
-        generation: Some(1),
-        reachability: Reachability::Reachable,
-        sync: SyncState::Drifted {
-            count,
-            paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
-            fingerprint: "ab".repeat(32),
-        },
-        policy_name: None,
-        mode: Mode::Alert,
-        roots: vec![],
-        active_event: None,
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
+    let drifted = |count: usize| {
+        report(
+            Reachability::Reachable,
+            SyncState::Drifted {
+                count,
+                paths: vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()],
+                fingerprint: "ab".repeat(32),
+            },
+        )
     };
     let status_writes = || {
         metrics
@@ -555,22 +560,8 @@ async fn the_status_is_a_server_side_apply_of_fabric_operator() -> anyhow::Resul
     let (_client, port, _, _calls) =
         setup_with(ClientBuilder::new().with_interceptor_funcs(funcs)).await?;
     let key = DeviceKey::new("lab", "leaf1");
-    let report = DeviceReport {
-        generation: Some(1),
-        reachability: Reachability::Reachable,
-        sync: SyncState::InSync,
-        policy_name: None,
-        mode: Mode::Alert,
-        roots: vec![],
-        active_event: None,
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
-    };
-    port.report(&key, &report).await;
+    port.report(&key, &report(Reachability::Reachable, SyncState::InSync))
+        .await;
     for _ in 0..50 {
         if !seen.lock().unwrap().is_empty() {
             break;
@@ -600,19 +591,9 @@ async fn a_drift_episode_costs_one_event_create_and_one_status_write() -> anyhow
     let (_client, port, _, calls) = setup().await?;
     let key = DeviceKey::new("lab", "leaf1");
     let in_sync = DeviceReport {
-        generation: Some(1),
-        reachability: Reachability::Reachable,
-        sync: SyncState::InSync,
         policy_name: Some("leaves-approve".into()),
         mode: Mode::Approve,
-        roots: vec![],
-        active_event: None,
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
+        ..report(Reachability::Reachable, SyncState::InSync)
     };
     port.report(&key, &in_sync).await;
     port.flush().await;
