@@ -138,9 +138,9 @@ async fn run(
     });
 
     // Serving: a standby is Ready (readiness is not leadership, or no rollout with replicas ≥ 2
-    // would ever pass); a leader becomes Ready again once its CRDs are found.
-    ready.store(true, Ordering::Relaxed);
-    let lost_leadership = if leader_elect {
+    // would ever pass); a leader is Ready once its CRDs are found.
+    ready.store(leader_elect, Ordering::Relaxed);
+    let leadership = if leader_elect {
         let identity =
             identity.unwrap_or_else(|| format!("fabric-operator-{}", std::process::id()));
         let elector = Arc::new(k8s::leader::Elector::new(
@@ -149,7 +149,6 @@ async fn run(
             identity,
         ));
         elector.acquire().await;
-        ready.store(false, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let holder = elector.clone();
         tokio::spawn(async move {
@@ -160,11 +159,13 @@ async fn run(
     } else {
         None
     };
-    let (elector, lost_leadership) = match lost_leadership {
+    let (elector, lost_leadership) = match leadership {
         Some((elector, rx)) => (Some(elector), Some(rx)),
         None => (None, None),
     };
 
+    // Leading: not Ready until the CRDs are found.
+    ready.store(false, Ordering::Relaxed);
     metrics.set_leader(true);
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
