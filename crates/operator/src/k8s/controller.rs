@@ -196,27 +196,27 @@ async fn read_secrets(
     Ok(found)
 }
 
-/// The devices that read the Secret `name` of `namespace` (credentials or CA): the ones to
-/// reconcile when it is created, changed (rotation reconnects) or deleted.
+/// The devices that read the Secret `name` of `namespace` ([`secrets_of`]: credentials, CA, or
+/// a webhook URL of the policy in force, among `policies`): the ones to reconcile when it is
+/// created, changed (rotation reconnects, a new webhook URL is used) or deleted.
 pub fn devices_using_secret(
     devices: &[Arc<FabricDevice>],
+    policies: &[DriftPolicy],
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<ObjectRef<FabricDevice>> {
+    let policies: Vec<DriftPolicy> = policies
+        .iter()
+        .filter(|p| p.namespace().as_deref() == namespace)
+        .cloned()
+        .collect();
     devices
         .iter()
         .filter(|d| {
-            let target = &d.spec.target;
             d.namespace().as_deref() == namespace
-                && (target
-                    .credentials_secret_ref
-                    .as_ref()
-                    .is_some_and(|r| r.name == name)
-                    || target
-                        .tls
-                        .ca_secret_ref
-                        .as_ref()
-                        .is_some_and(|r| r.name == name))
+                && secrets_of(d, policy_for(d, &policies))
+                    .iter()
+                    .any(|s| s == name)
         })
         .map(|d| ObjectRef::from_obj(&**d))
         .collect()
@@ -448,6 +448,7 @@ pub async fn run(
     let device_store = controller.store();
     let store_for_policies = device_store.clone();
     let store_for_secrets = device_store.clone();
+    let policies_for_secrets = policies.clone();
     let controller = controller
         // A policy change can change the policy in force for any device of its namespace.
         .watches(
@@ -470,8 +471,14 @@ pub async fn run(
             Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             watcher::Config::default(),
             move |secret: PartialObjectMeta<Secret>| {
+                let policies: Vec<DriftPolicy> = policies_for_secrets
+                    .state()
+                    .iter()
+                    .map(|p| (**p).clone())
+                    .collect();
                 devices_using_secret(
                     &store_for_secrets.state(),
+                    &policies,
                     secret.namespace().as_deref(),
                     &secret.name_any(),
                 )

@@ -277,6 +277,7 @@ fn a_secret_change_reconciles_the_devices_that_read_it() {
     other_ns.metadata.namespace = Some("prod".into());
     let mut with_ca = device("127.0.0.1:1");
     with_ca.metadata.name = Some("leaf2".into());
+    with_ca.metadata.labels = Some([("role".to_owned(), "leaf2".to_owned())].into());
     with_ca.spec.target.credentials_secret_ref = None;
     with_ca.spec.target.tls.ca_secret_ref =
         Some(serde_yaml::from_str("{name: leaf1-creds, key: ca.crt}").unwrap());
@@ -284,14 +285,30 @@ fn a_secret_change_reconciles_the_devices_that_read_it() {
         .into_iter()
         .map(Arc::new)
         .collect();
+    // leaf2's policy (in force: it selects leaf2 only) sends webhooks to a URL in a Secret.
+    let policy: DriftPolicy = serde_yaml::from_str(
+        "
+apiVersion: fabric.netops.dev/v1alpha1
+kind: DriftPolicy
+metadata: {name: hooks, namespace: lab}
+spec:
+  selector: {matchLabels: {role: leaf2}}
+  mode: alert
+  notifications:
+    webhooks: [{name: chat, urlSecretRef: {name: chat-url, key: url}}]
+",
+    )
+    .unwrap();
     let names = |ns: &str, secret: &str| -> Vec<String> {
-        devices_using_secret(&devices, Some(ns), secret)
+        devices_using_secret(&devices, std::slice::from_ref(&policy), Some(ns), secret)
             .into_iter()
             .map(|r| r.name)
             .collect()
     };
     assert_eq!(names("lab", "leaf1-creds"), ["leaf1", "leaf2"]);
     assert_eq!(names("prod", "leaf1-creds"), ["leaf1"]);
+    assert_eq!(names("lab", "chat-url"), ["leaf2"]);
+    assert!(names("prod", "chat-url").is_empty());
     assert!(names("lab", "unrelated").is_empty());
 }
 
