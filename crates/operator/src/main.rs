@@ -127,16 +127,20 @@ async fn run(
         ready: ready.clone(),
     };
     let netbox = k8s::netbox::NetBoxSync::new(client.clone(), metrics.clone());
-    let routes = http::router(state).merge(http::netbox_router(k8s::netbox::Webhooks::start(
-        netbox.clone(),
-    )));
+    let routes = http::router(state).merge(http::leader_guard(
+        http::netbox_router(k8s::netbox::Webhooks::start(netbox.clone())),
+        metrics.clone(),
+    ));
     tokio::spawn(async move {
         if let Err(e) = http::serve(http_addr, routes).await {
             tracing::error!(error = %e, %http_addr, "HTTP server stopped");
         }
     });
 
-    let lost_leadership = if leader_elect {
+    // Serving: a standby is Ready (readiness is not leadership, or no rollout with replicas ≥ 2
+    // would ever pass); a leader is Ready once its CRDs are found.
+    ready.store(leader_elect, Ordering::Relaxed);
+    let leadership = if leader_elect {
         let identity =
             identity.unwrap_or_else(|| format!("fabric-operator-{}", std::process::id()));
         let elector = Arc::new(k8s::leader::Elector::new(
@@ -146,15 +150,23 @@ async fn run(
         ));
         elector.acquire().await;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = elector.clone();
         tokio::spawn(async move {
-            elector.hold().await;
+            holder.hold().await;
             let _ = tx.send(());
         });
-        Some(rx)
+        Some((elector, rx))
     } else {
         None
     };
+    let (elector, lost_leadership) = match leadership {
+        Some((elector, rx)) => (Some(elector), Some(rx)),
+        None => (None, None),
+    };
 
+    // Leading: not Ready until the CRDs are found.
+    ready.store(false, Ordering::Relaxed);
+    metrics.set_leader(true);
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
     let port = k8s::port::KubePort::start(client.clone(), metrics);
@@ -171,6 +183,12 @@ async fn run(
     let netbox_done = tokio::spawn(k8s::netbox::run(client.clone(), netbox, shutdown.clone()));
     k8s::controller::run(client, port, options, stats, shutdown).await?;
     netbox_done.await?;
+    // Every session is closed and its last status written: a standby may take over now.
+    if let Some(elector) = elector
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "could not release the lease; a standby takes over once it expires");
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
     metrics::{
-        counter::ConstCounter, counter::Counter, family::Family, gauge::ConstGauge,
+        counter::ConstCounter, counter::Counter, family::Family, gauge::ConstGauge, gauge::Gauge,
         histogram::Histogram,
     },
     registry::Registry,
@@ -24,6 +24,8 @@ pub struct Metrics {
     pub detection_latency: Histogram,
     /// The NetBoxSource controller's.
     pub netbox: crate::k8s::netbox::NetboxMetrics,
+    /// 1 while this replica leads (runs the controllers), 0 on a standby.
+    leader: Gauge,
 }
 
 /// Exposes the engine's counters at scrape time, so the hot path only bumps atomics.
@@ -135,6 +137,12 @@ impl Metrics {
             "time from a device change reaching the Kubernetes adapter to its status write",
             detection_latency.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "fabric_leader",
+            "1 while this replica leads (runs the controllers and takes webhooks), 0 on a standby",
+            leader.clone(),
+        );
         registry.register_collector(Box::new(EngineCollector(engine)));
         let netbox = crate::k8s::netbox::NetboxMetrics::register(&mut registry);
         Metrics {
@@ -143,7 +151,17 @@ impl Metrics {
             drift_events,
             detection_latency,
             netbox,
+            leader,
         }
+    }
+
+    /// This replica leads now (`true`) or waits as a standby.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.get() == 1
     }
 
     pub fn api_write(&self, kind: &str) {

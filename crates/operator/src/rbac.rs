@@ -131,8 +131,9 @@ pub const RULES: &[Rule] = &[
         verbs: &["get", "list", "watch"],
         names: &[],
         scope: Scope::Cluster,
-        why: "k8s::controller: the Secret store (device credentials and CA, webhook URLs) and the \
-              watch that reconnects devices when a Secret rotates; get: k8s::netbox reads a \
+        why: "k8s::controller: list/watch of Secrets' metadata only (PartialObjectMetadata), \
+              so a changed Secret reconnects the devices that use it; get: a device's credentials \
+              and CA and a policy's webhook URLs when reconciled, and k8s::netbox reads a \
               NetBoxSource's token and webhook Secrets",
     },
     Rule {

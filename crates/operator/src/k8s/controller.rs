@@ -19,7 +19,7 @@ use fabric_api::{
     },
     kube::{
         Api, Client, ResourceExt,
-        api::{Patch, PatchParams},
+        api::{PartialObjectMeta, Patch, PatchParams},
         runtime::{
             Controller,
             controller::Action,
@@ -36,7 +36,10 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::port::KubePort;
-use crate::config::{ConfigError, annotation_manager, device_config};
+use crate::{
+    config::{ConfigError, annotation_manager, device_config},
+    metrics::Metrics,
+};
 
 /// Finalizer that lets the operator close a device's session before the object goes.
 pub const FINALIZER: &str = "fabric.netops.dev/session";
@@ -58,7 +61,6 @@ pub struct Context {
     pub client: Client,
     pub engine: Engine<KubePort>,
     pub policies: Store<DriftPolicy>,
-    pub secrets: Store<Secret>,
 }
 
 /// Fails with a message saying how to install the CRDs when any is missing.
@@ -86,23 +88,29 @@ fn policies_in(store: &Store<DriftPolicy>, namespace: &str) -> Vec<DriftPolicy> 
         .collect()
 }
 
-async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// The FabricDevice controller's reconcile (public for the adapter's tests).
+pub async fn reconcile_device(
+    device: Arc<FabricDevice>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     // Before the first list of policies and Secrets, a device would look unselected or its
     // Secret missing: wait rather than write a wrong status.
     let _ = ctx.policies.wait_until_ready().await;
-    let _ = ctx.secrets.wait_until_ready().await;
     let namespace = device.namespace().unwrap_or_default();
     let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, device, |event| async {
+    let metrics = ctx.engine.port().metrics().clone();
+    // kube-runtime's finalizer() patches the device to add ours (not there, not deleting) or to
+    // remove it after the cleanup (there, deleting); counted when it returns Ok.
+    let has_finalizer = device.finalizers().iter().any(|f| f == FINALIZER);
+    let patches_finalizer = has_finalizer == device.metadata.deletion_timestamp.is_some();
+    let result = finalizer(&api, FINALIZER, device, |event| async {
         match event {
             Event::Apply(device) => {
                 let policies = policies_in(&ctx.policies, &namespace);
                 let policy = policy_for(&device, &policies);
-                let find_secret = |name: &str| {
-                    ctx.secrets
-                        .get(&ObjectRef::new(name).within(&namespace))
-                        .map(|s| (*s).clone())
-                };
+                let secrets =
+                    read_secrets(&ctx.client, &namespace, secrets_of(&device, policy)).await?;
+                let find_secret = |name: &str| secrets.get(name).cloned();
                 match device_config(&device, find_secret, policy) {
                     Ok(config) => {
                         let clear = config.clear_contested;
@@ -117,13 +125,19 @@ async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Resul
                                 &Patch::Merge(&patch),
                             )
                             .await?;
+                            ctx.engine.port().metrics().api_write("annotation");
                         }
                         Ok::<Action, Error>(Action::await_change())
                     }
                     Err(e) => {
                         // Permanent until the Secret or the spec changes; both are watched.
-                        ctx.engine.remove(&key_of(&device)).await;
-                        not_ready(&api, &device, &e).await?;
+                        let key = key_of(&device);
+                        ctx.engine.remove(&key).await;
+                        // The status is written here, not by the port: what the port last wrote
+                        // is no longer what the API server holds, and the next session's first
+                        // report may equal it.
+                        ctx.engine.port().forget(&key);
+                        not_ready(&api, &device, &e, ctx.engine.port().metrics()).await?;
                         Ok(Action::await_change())
                     }
                 }
@@ -138,7 +152,97 @@ async fn reconcile_device(device: Arc<FabricDevice>, ctx: Arc<Context>) -> Resul
         }
     })
     .await
-    .map_err(|e| Error::Finalizer(e.to_string()))
+    .map_err(|e| Error::Finalizer(e.to_string()))?;
+    if patches_finalizer {
+        metrics.api_write("finalizer");
+    }
+    Ok(result)
+}
+
+/// The Secrets a device's config reads: its credentials, its CA, its policy's webhook URLs.
+pub fn secrets_of(device: &FabricDevice, policy: Option<&DriftPolicy>) -> Vec<String> {
+    let target = &device.spec.target;
+    let mut names: Vec<String> = target
+        .credentials_secret_ref
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(target.tls.ca_secret_ref.iter().map(|r| r.name.clone()))
+        .chain(
+            policy
+                .iter()
+                .flat_map(|p| p.spec.rules.notifications.webhooks.iter())
+                .map(|w| w.url_secret_ref.name.clone()),
+        )
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Reads Secrets by name when they are needed, rather than keep every Secret of the cluster
+/// in memory; a missing one is left out (the caller says what it misses).
+async fn read_secrets(
+    client: &Client,
+    namespace: &str,
+    names: Vec<String>,
+) -> Result<std::collections::HashMap<String, Secret>, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut found = std::collections::HashMap::new();
+    for name in names {
+        if let Some(secret) = api.get_opt(&name).await? {
+            found.insert(name, secret);
+        }
+    }
+    Ok(found)
+}
+
+/// The devices that read the Secret `name` of `namespace` ([`secrets_of`]: credentials, CA, or
+/// a webhook URL of the policy in force, among `policies`): the ones to reconcile when it is
+/// created, changed (rotation reconnects, a new webhook URL is used) or deleted.
+pub fn devices_using_secret(
+    devices: &[Arc<FabricDevice>],
+    policies: &[DriftPolicy],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<FabricDevice>> {
+    let policies: Vec<DriftPolicy> = policies
+        .iter()
+        .filter(|p| p.namespace().as_deref() == namespace)
+        .cloned()
+        .collect();
+    devices
+        .iter()
+        .filter(|d| {
+            d.namespace().as_deref() == namespace
+                && secrets_of(d, policy_for(d, &policies))
+                    .iter()
+                    .any(|s| s == name)
+        })
+        .map(|d| ObjectRef::from_obj(&**d))
+        .collect()
+}
+
+/// Stops the sessions of devices the port found gone (a status write answered 404). A device
+/// deleted after its finalizer was removed by hand never reaches the finalizer's cleanup; its
+/// session would otherwise run, and retry its status, forever. A device created again under the
+/// same name since is left to its reconcile.
+pub async fn stop_deleted(
+    ctx: Arc<Context>,
+    mut gone: tokio::sync::mpsc::UnboundedReceiver<DeviceKey>,
+) {
+    while let Some(key) = gone.recv().await {
+        let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &key.namespace);
+        match api.get_opt(&key.name).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(e) => {
+                warn!(device = %key, error = %e, "could not check whether the device is gone; stopping its session");
+            }
+        }
+        ctx.engine.remove(&key).await;
+        ctx.engine.port().forget(&key);
+        info!(device = %key, "device gone; session closed");
+    }
 }
 
 /// Ready=False with the reason the device cannot be watched.
@@ -146,6 +250,7 @@ async fn not_ready(
     api: &Api<FabricDevice>,
     device: &FabricDevice,
     error: &ConfigError,
+    metrics: &Metrics,
 ) -> Result<(), Error> {
     let mut status = device.status.clone().unwrap_or_default();
     let changed = conditions::set(
@@ -165,6 +270,7 @@ async fn not_ready(
             &Patch::Apply(&patch),
         )
         .await?;
+        metrics.api_write("status");
     }
     Ok(())
 }
@@ -196,7 +302,7 @@ pub fn approval(event: &DriftEvent) -> Option<Result<Decision, String>> {
 
 /// Hands an approval or rejection to the engine. The engine applies it only if the event is
 /// the device's open event and still waiting, so replays (a restart, a resync) are harmless.
-async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile_event(event: Arc<DriftEvent>, ctx: Arc<Context>) -> Result<Action, Error> {
     let phase = event.status.as_ref().and_then(|s| s.phase);
     if phase.is_some_and(fabric_api::event::Phase::is_final) {
         return Ok(Action::await_change());
@@ -237,11 +343,12 @@ pub struct PolicyContext {
     pub client: Client,
     pub devices: Store<FabricDevice>,
     pub policies: Store<DriftPolicy>,
-    pub secrets: Store<Secret>,
+    pub metrics: Arc<Metrics>,
 }
 
-/// Writes which devices a policy is in force for, when that changed.
-async fn reconcile_policy(
+/// Writes which devices a policy is in force for, when that changed. The DriftPolicy
+/// controller's reconcile (public for the adapter's tests).
+pub async fn reconcile_policy(
     policy: Arc<DriftPolicy>,
     ctx: Arc<PolicyContext>,
 ) -> Result<Action, Error> {
@@ -250,15 +357,22 @@ async fn reconcile_policy(
     let devices: Vec<FabricDevice> = ctx.devices.state().iter().map(|d| (**d).clone()).collect();
     let policies = policies_in(&ctx.policies, &namespace);
     let current = policy.status.clone().unwrap_or_default();
+    let webhook_secrets = policy
+        .spec
+        .rules
+        .notifications
+        .webhooks
+        .iter()
+        .map(|w| w.url_secret_ref.name.clone())
+        .collect();
+    let secrets = read_secrets(&ctx.client, &namespace, webhook_secrets).await?;
     let has_secret_key = |r: &fabric_drift::policy::SecretKeyRef| {
-        ctx.secrets
-            .get(&ObjectRef::new(&r.name).within(&namespace))
-            .is_some_and(|s| {
-                s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
-                    || s.string_data
-                        .as_ref()
-                        .is_some_and(|d| d.contains_key(&r.key))
-            })
+        secrets.get(&r.name).is_some_and(|s| {
+            s.data.as_ref().is_some_and(|d| d.contains_key(&r.key))
+                || s.string_data
+                    .as_ref()
+                    .is_some_and(|d| d.contains_key(&r.key))
+        })
     };
     let status = super::mapping::policy_status(
         &policy,
@@ -277,6 +391,7 @@ async fn reconcile_policy(
             &Patch::Apply(&patch),
         )
         .await?;
+        ctx.metrics.api_write("policy_status");
     }
     Ok(Action::await_change())
 }
@@ -303,44 +418,37 @@ pub async fn run(
     check_crds(&client).await?;
     let devices: Api<FabricDevice> = Api::all(client.clone());
     let policies_api: Api<DriftPolicy> = Api::all(client.clone());
-    let secrets_api: Api<Secret> = Api::all(client.clone());
 
-    // Stores of policies and Secrets, read by reconcile; kept by their own reflectors.
+    // The store of policies, read by reconcile; kept by its own reflector.
     let (policies, policy_writer) = fabric_api::kube::runtime::reflector::store();
-    let (secrets, secret_writer) = fabric_api::kube::runtime::reflector::store();
-    for stream in [
+    tokio::spawn(
         fabric_api::kube::runtime::reflector(
             policy_writer,
             watcher(policies_api.clone(), watcher::Config::default()),
         )
-        .map(|e| e.map(|_| ()))
-        .boxed(),
-        fabric_api::kube::runtime::reflector(
-            secret_writer,
-            watcher(secrets_api.clone(), watcher::Config::default()),
-        )
-        .map(|e| e.map(|_| ()))
-        .boxed(),
-    ] {
-        tokio::spawn(stream.for_each(|event| async move {
+        .for_each(|event| async move {
             if let Err(e) = event {
                 warn!(error = %e, "watch error; the watcher retries");
             }
-        }));
-    }
+        }),
+    );
 
     let engine = Engine::with_stats(port, options, stats);
     let ctx = Arc::new(Context {
         client: client.clone(),
         engine,
         policies: policies.clone(),
-        secrets: secrets.clone(),
     });
+
+    if let Some(gone) = ctx.engine.port().deleted_devices() {
+        tokio::spawn(stop_deleted(ctx.clone(), gone));
+    }
 
     let controller = Controller::new(devices, watcher::Config::default());
     let device_store = controller.store();
     let store_for_policies = device_store.clone();
     let store_for_secrets = device_store.clone();
+    let policies_for_secrets = policies.clone();
     let controller = controller
         // A policy change can change the policy in force for any device of its namespace.
         .watches(
@@ -355,31 +463,25 @@ pub async fn run(
                     .map(|d| ObjectRef::from_obj(&*d))
             },
         )
-        // A rotated Secret reconnects the devices that use it.
+        // A rotated Secret reconnects the devices that use it. The watch carries Secrets'
+        // metadata only (`Api<PartialObjectMeta<_>>` asks for PartialObjectMetadata; a new
+        // resourceVersion is a change): their data is read when a device needs it, not kept
+        // for every Secret of the cluster.
         .watches(
-            secrets_api,
+            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             watcher::Config::default(),
-            move |secret: Secret| {
-                let (namespace, name) = (secret.namespace(), secret.name_any());
-                store_for_secrets
+            move |secret: PartialObjectMeta<Secret>| {
+                let policies: Vec<DriftPolicy> = policies_for_secrets
                     .state()
-                    .into_iter()
-                    .filter(move |d| {
-                        d.namespace() == namespace
-                            && (d
-                                .spec
-                                .target
-                                .credentials_secret_ref
-                                .as_ref()
-                                .is_some_and(|r| r.name == name)
-                                || d.spec
-                                    .target
-                                    .tls
-                                    .ca_secret_ref
-                                    .as_ref()
-                                    .is_some_and(|r| r.name == name))
-                    })
-                    .map(|d| ObjectRef::from_obj(&*d))
+                    .iter()
+                    .map(|p| (**p).clone())
+                    .collect();
+                devices_using_secret(
+                    &store_for_secrets.state(),
+                    &policies,
+                    secret.namespace().as_deref(),
+                    &secret.name_any(),
+                )
             },
         )
         .graceful_shutdown_on(shutdown.clone());
@@ -389,10 +491,10 @@ pub async fn run(
     let policy_store = policy_controller.store();
     let policies_for_devices = policy_store.clone();
     let policy_ctx = Arc::new(PolicyContext {
+        metrics: ctx.engine.port().metrics().clone(),
         client: client.clone(),
         devices: device_store.clone(),
         policies: policy_store,
-        secrets: secrets.clone(),
     });
     let policy_controller = policy_controller
         .watches(
@@ -441,7 +543,8 @@ pub async fn run(
         });
     futures::join!(devices_done, policies_done, events_done);
     ctx_for_shutdown.engine.shutdown().await;
-    info!("all sessions closed");
+    ctx_for_shutdown.engine.port().flush().await;
+    info!("all sessions closed; pending status written");
     Ok(())
 }
 

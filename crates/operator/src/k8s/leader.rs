@@ -22,6 +22,21 @@ use tracing::{info, warn};
 pub const LEASE_NAME: &str = "fabric-operator";
 const LEASE_DURATION: Duration = Duration::from_secs(15);
 const RENEW: Duration = Duration::from_secs(5);
+/// A leader that has not renewed for this long steps down: before its Lease (15 s) can expire
+/// and another replica take it, so two leaders never overlap.
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+/// Each Lease call gives up after this: a hung request must not outlast the deadline.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// After a failed renewal, the next attempt comes this soon.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// How long the next renewal call may take, for a leader whose last successful renewal
+/// started `since_renewed` ago; None: it must step down now. No call outlasts the deadline.
+pub fn call_budget(since_renewed: Duration) -> Option<Duration> {
+    let remaining = RENEW_DEADLINE.checked_sub(since_renewed)?;
+    (!remaining.is_zero()).then(|| remaining.min(CALL_TIMEOUT))
+}
 
 pub struct Elector {
     api: Api<Lease>,
@@ -107,10 +122,18 @@ impl Elector {
         }
     }
 
+    /// One attempt, given up after `budget`.
+    async fn try_hold_within(&self, budget: Duration) -> Result<bool, String> {
+        match tokio::time::timeout(budget, self.try_hold()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {budget:?}")),
+        }
+    }
+
     /// Waits until this replica holds the Lease.
     pub async fn acquire(&self) {
         loop {
-            match self.try_hold().await {
+            match self.try_hold_within(CALL_TIMEOUT).await {
                 Ok(true) => {
                     info!(identity = %self.identity, "leader: acquired the lease");
                     return;
@@ -122,26 +145,61 @@ impl Elector {
         }
     }
 
-    /// Renews the Lease until it is lost; returns then.
+    /// Renews the Lease until it is lost, or not renewed within [`RENEW_DEADLINE`] (measured
+    /// from the start of the last renewal that succeeded, which is the renewTime it wrote);
+    /// returns then, and the caller stops leading.
     pub async fn hold(&self) {
-        let mut failing_since: Option<tokio::time::Instant> = None;
-        loop {
-            tokio::time::sleep(RENEW).await;
-            match self.try_hold().await {
-                Ok(true) => failing_since = None,
+        let mut renewed = tokio::time::Instant::now();
+        let mut wait = RENEW;
+        // The call after the wait must end before the deadline; none left: step down.
+        while let Some(budget) = call_budget(renewed.elapsed() + wait) {
+            tokio::time::sleep(wait).await;
+            let started = tokio::time::Instant::now();
+            match self.try_hold_within(budget).await {
+                Ok(true) => {
+                    renewed = started;
+                    wait = RENEW;
+                }
                 Ok(false) => {
                     warn!(identity = %self.identity, "leader: lease taken by another replica");
                     return;
                 }
                 Err(e) => {
-                    // A passing API error is survivable until the lease would have expired.
-                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                     warn!(error = %e, "leader: renewing the lease failed");
-                    if since.elapsed() >= LEASE_DURATION - RENEW {
-                        return;
-                    }
+                    wait = RETRY;
                 }
             }
+        }
+        warn!(identity = %self.identity, "leader: not renewed within the deadline; stepping down");
+    }
+
+    /// Gives the Lease up (graceful shutdown), so a standby takes over at once rather than
+    /// after the Lease expires. Only ours, and only the version we read (a 409 means someone
+    /// else holds it now: nothing to give up).
+    pub async fn release(&self) -> Result<(), fabric_api::kube::Error> {
+        let Some(mut lease) = self.api.get_opt(LEASE_NAME).await? else {
+            return Ok(());
+        };
+        let Some(spec) = lease.spec.as_mut() else {
+            return Ok(());
+        };
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.acquire_time = None;
+        spec.renew_time = None;
+        match self
+            .api
+            .replace(LEASE_NAME, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => {
+                info!(identity = %self.identity, "leader: lease released");
+                Ok(())
+            }
+            Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -162,6 +220,19 @@ mod tests {
                 ..LeaseSpec::default()
             }),
         }
+    }
+
+    #[test]
+    fn a_leader_steps_down_before_its_lease_can_expire() {
+        assert_eq!(call_budget(Duration::ZERO), Some(CALL_TIMEOUT));
+        // Late in the deadline a call gets only what is left of it.
+        assert_eq!(
+            call_budget(RENEW_DEADLINE - Duration::from_secs(1)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(call_budget(RENEW_DEADLINE), None);
+        assert_eq!(call_budget(LEASE_DURATION), None);
+        assert!(RENEW_DEADLINE < LEASE_DURATION);
     }
 
     #[test]

@@ -27,6 +27,40 @@ pub fn fingerprint_label(fingerprint: &str) -> String {
     fingerprint.chars().take(32).collect()
 }
 
+/// The value of an event's device label. A label value holds at most 63 characters; a device
+/// name (a DNS subdomain) may hold 253, and an API server refuses the whole object (422) for a
+/// longer label. A name up to 63 is its own value (a DNS subdomain is a valid label value); a
+/// longer one becomes its first 52 characters and 10 hex digits of its SHA-256, so long names
+/// that share a prefix stay apart. Creating and finding events use this same value.
+pub fn device_label(name: &str) -> String {
+    if name.len() <= 63 {
+        return name.to_owned();
+    }
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+    let prefix: String = name.chars().take(52).collect();
+    // A label value ends with an alphanumeric; a cut may leave a '-' or '.'.
+    let prefix = prefix.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    format!("{prefix}-{}", &digest[..10])
+}
+
+/// The label selector of a device's events.
+pub fn device_selector(name: &str) -> String {
+    format!("{DEVICE_LABEL}={}", device_label(name))
+}
+
+/// Whether `event` is an open episode of `fingerprint` on `device` (not settled yet).
+pub fn is_open_episode(event: &DriftEvent, device: &str, fingerprint: &str) -> bool {
+    event.spec.device == device
+        && event.spec.fingerprint == fingerprint
+        && event.labels().get(FINGERPRINT_LABEL) == Some(&fingerprint_label(fingerprint))
+        && !event
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(api_event::Phase::is_final)
+}
+
 /// The FabricDevice status for `report`, merged into `current` so that conditions keep their
 /// transition times. `now` is passed in.
 pub fn device_status(
@@ -483,7 +517,7 @@ pub fn event_name(device: &str, fingerprint: &str, detected_at: jiff::Timestamp)
 /// The DriftEvent object for a new episode, owned by its FabricDevice (deleted with it).
 pub fn drift_event(record: &EventRecord, device: &FabricDevice) -> DriftEvent {
     let labels = BTreeMap::from([
-        (DEVICE_LABEL.to_owned(), device.name_any()),
+        (DEVICE_LABEL.to_owned(), device_label(&device.name_any())),
         (
             FINGERPRINT_LABEL.to_owned(),
             fingerprint_label(&record.fingerprint),
@@ -855,6 +889,22 @@ mod tests {
         assert!(cleared.contested_paths.is_empty());
         // The handled request is kept when a later report does not carry one.
         assert!(cleared.handled_remediate_request.is_some());
+    }
+
+    #[test]
+    fn a_device_label_is_a_valid_label_value_unique_per_name() {
+        assert_eq!(device_label("leaf1"), "leaf1");
+        let exact = "a".repeat(63);
+        assert_eq!(device_label(&exact), exact);
+        // Cut after a '-': the value still ends with an alphanumeric.
+        let a = format!("{}-{}", "b".repeat(51), "x".repeat(30));
+        let b = format!("{}-{}", "b".repeat(51), "y".repeat(30));
+        let (la, lb) = (device_label(&a), device_label(&b));
+        assert_ne!(la, lb);
+        for l in [&la, &lb] {
+            assert!(l.len() <= 63, "{l}");
+            assert!(l.starts_with('b') && !l.contains("--"), "{l}");
+        }
     }
 
     #[test]

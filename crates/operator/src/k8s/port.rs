@@ -14,7 +14,7 @@ use std::{
 
 use fabric_api::{
     DriftEvent, FIELD_MANAGER, FabricDevice, FabricDeviceStatus,
-    event::{DEVICE_LABEL, FINGERPRINT_LABEL, Phase as ApiPhase},
+    event::{FINGERPRINT_LABEL, Phase as ApiPhase},
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
     kube::{
         Api, Client, ResourceExt,
@@ -34,9 +34,16 @@ use fabric_api::{
 };
 
 use super::mapping::{
-    device_status, drift_event, event_status_patch, fingerprint_label, known_event, transitions,
+    device_selector, device_status, drift_event, event_status_patch, fingerprint_label,
+    is_open_episode, known_event, transitions,
 };
 use crate::metrics::Metrics;
+
+/// Names an event may take in one second (`name`, `name-2`, ...) before its create gives up.
+const MAX_NAME_ATTEMPTS: u32 = 8;
+
+/// How often failed DriftEvent phase writes are tried again.
+pub const EVENT_RETRY_INTERVAL: Duration = Duration::from_secs(2);
 
 /// At most one status write per device per this interval.
 pub const MIN_STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -63,7 +70,16 @@ pub struct KubePort {
     /// event's phase once however often the engine rewrites it (a retry's message, a new
     /// reason for waiting). Final phases leave the map.
     counted: Mutex<HashMap<(String, String), Phase>>,
+    /// Devices a status write found deleted (404), for the controller to stop their sessions.
+    deleted: tokio::sync::mpsc::UnboundedSender<DeviceKey>,
+    deleted_receiver: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>>>,
+    /// Event status writes that failed, newest per event, retried by the status writer.
+    failed_updates: Mutex<FailedUpdates>,
+    event_writes: tokio::sync::Mutex<()>,
 }
+
+/// Per (namespace, event): the policy mode (for metrics) and the update to write.
+type FailedUpdates = HashMap<(String, String), (fabric_drift::policy::Mode, EventUpdate)>;
 
 impl KubePort {
     /// Counts `phase` for the event unless it was the last one counted for it.
@@ -92,7 +108,12 @@ impl KubePort {
             controller: FIELD_MANAGER.to_owned(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let (deleted, deleted_receiver) = tokio::sync::mpsc::unbounded_channel();
         let port = Arc::new(KubePort {
+            deleted,
+            deleted_receiver: Mutex::new(Some(deleted_receiver)),
+            failed_updates: Mutex::new(HashMap::new()),
+            event_writes: tokio::sync::Mutex::new(()),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             slots: Mutex::new(HashMap::new()),
@@ -112,9 +133,47 @@ impl KubePort {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// The metrics the port counts its writes into; the controllers count theirs there too.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Writes every pending report and failed event update now, whatever the interval
+    /// (graceful shutdown: what the sessions last said reaches the API server).
+    pub async fn flush(&self) {
+        let pending: Vec<(DeviceKey, (DeviceReport, tokio::time::Instant))> = self
+            .slots()
+            .iter_mut()
+            .filter_map(|(key, slot)| Some((key.clone(), slot.pending.take()?)))
+            .collect();
+        for (key, (report, since)) in pending {
+            if let Err(e) = self.write_status(&key, report, since).await {
+                warn!(device = %key, error = %e, "status not written at shutdown");
+            }
+        }
+        self.retry_event_updates().await;
+    }
+
     /// Forgets a deleted device's cached status.
     pub fn forget(&self, device: &DeviceKey) {
         self.slots().remove(device);
+    }
+
+    /// The devices whose status write found them deleted, each once per write that did; taken
+    /// once, by whoever stops sessions (`controller::stop_deleted`).
+    pub fn deleted_devices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>> {
+        self.deleted_receiver
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// The device is gone from the API server (deleted without our finalizer running, e.g.
+    /// removed by hand): its status is not retried, and its session is to be stopped.
+    fn device_gone(&self, device: &DeviceKey) {
+        warn!(device = %device, "the device is gone from the API server; stopping its session");
+        self.forget(device);
+        let _ = self.deleted.send(device.clone());
     }
 
     /// Writes the status for one device, if it differs from what was last written; the
@@ -136,7 +195,10 @@ impl KubePort {
                 .map_err(|e| port_error("reading the device", e))?
             {
                 Some(d) => d.status.unwrap_or_default(),
-                None => return Ok(()), // deleted meanwhile
+                None => {
+                    self.device_gone(device);
+                    return Ok(());
+                }
             },
         };
         let now = Time(jiff::Timestamp::now());
@@ -153,9 +215,17 @@ impl KubePort {
                 "status": status,
             });
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            api.patch_status(&device.name, &params, &Patch::Apply(&patch))
+            match api
+                .patch_status(&device.name, &params, &Patch::Apply(&patch))
                 .await
-                .map_err(|e| port_error("writing the device status", e))?;
+            {
+                Ok(_) => {}
+                Err(fabric_api::kube::Error::Api(e)) if e.code == 404 => {
+                    self.device_gone(device);
+                    return Ok(());
+                }
+                Err(e) => return Err(port_error("writing the device status", e)),
+            }
             self.metrics.api_write("status");
             self.metrics
                 .detection_latency
@@ -212,7 +282,7 @@ impl KubePort {
         namespace: &str,
         name: &str,
         update: &EventUpdate,
-    ) -> Result<(), PortError> {
+    ) -> Result<(), fabric_api::kube::Error> {
         let patch = json!({ "status": event_status_patch(update) });
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -220,10 +290,69 @@ impl KubePort {
         };
         self.events(namespace)
             .patch_status(name, &params, &Patch::Merge(&patch))
-            .await
-            .map_err(|e| port_error("writing the drift event status", e))?;
+            .await?;
         self.metrics.api_write("driftevent_status");
         Ok(())
+    }
+
+    /// Writes an event's update, carrying on from a failed earlier one of the same event (the
+    /// newest phase wins; a decision or result only the earlier one carried is kept). A failed
+    /// write is kept for [`KubePort::retry_event_updates`]; one for an event that is gone is
+    /// dropped. Event writes are serialized, so a retry never lands after a newer update.
+    async fn write_event_update(
+        &self,
+        namespace: &str,
+        name: &str,
+        mode: fabric_drift::policy::Mode,
+        update: EventUpdate,
+    ) -> Result<(), fabric_api::kube::Error> {
+        let _serial = self.event_writes.lock().await;
+        let key = (namespace.to_owned(), name.to_owned());
+        let update = match self.failed_updates().remove(&key) {
+            Some((_, older)) => merge_updates(older, update),
+            None => update,
+        };
+        match self.write_event_status(namespace, name, &update).await {
+            Ok(()) => {
+                self.count_phase(namespace, name, mode, update.phase);
+                Ok(())
+            }
+            Err(fabric_api::kube::Error::Api(e)) if e.code == 404 => {
+                Err(fabric_api::kube::Error::Api(e))
+            }
+            Err(e) => {
+                self.failed_updates().insert(key, (mode, update));
+                Err(e)
+            }
+        }
+    }
+
+    fn failed_updates(&self) -> std::sync::MutexGuard<'_, FailedUpdates> {
+        self.failed_updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the event updates that failed, once each; the ones failing again stay.
+    async fn retry_event_updates(&self) {
+        let keys: Vec<(String, String)> = self.failed_updates().keys().cloned().collect();
+        for (namespace, name) in keys {
+            let taken = self
+                .failed_updates()
+                .remove(&(namespace.clone(), name.clone()));
+            let Some((mode, update)) = taken else {
+                continue; // written by a newer update meanwhile
+            };
+            match self
+                .write_event_update(&namespace, &name, mode, update)
+                .await
+            {
+                Ok(()) => debug!(event = %name, "drift event phase written on retry"),
+                Err(e) => {
+                    warn!(namespace = %namespace, event = %name, error = %e, "drift event phase write failed again; retrying")
+                }
+            }
+        }
     }
 
     /// A Warning Event on a DriftEvent (bad input a person gave it). Costs a log line when it
@@ -255,12 +384,14 @@ impl KubePort {
     async fn prune_history(&self, device: &DeviceKey, keep: u32) -> Result<(), PortError> {
         let api = self.events(&device.namespace);
         let list = api
-            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .list(&ListParams::default().labels(&device_selector(&device.name)))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
         let mut closed: Vec<&DriftEvent> = list
             .items
             .iter()
+            // A shortened label value is shared by nothing else in practice; the spec says.
+            .filter(|e| e.spec.device == device.name)
             .filter(|e| {
                 e.status
                     .as_ref()
@@ -268,7 +399,8 @@ impl KubePort {
                     .is_some_and(ApiPhase::is_final)
             })
             .collect();
-        closed.sort_by_key(|e| e.creation_timestamp());
+        // Creation timestamps have one-second resolution; detection time breaks the ties.
+        closed.sort_by_key(|e| (e.creation_timestamp(), e.spec.detected_at.0));
         let excess = closed.len().saturating_sub(keep as usize);
         for event in closed.into_iter().take(excess) {
             match api
@@ -289,10 +421,24 @@ impl KubePort {
 /// otherwise when it is due. One task, so writes for a device never race each other.
 async fn status_writer(strong: Arc<KubePort>) {
     let mut last_write: HashMap<DeviceKey, tokio::time::Instant> = HashMap::new();
+    // When the failed DriftEvent writes are next tried: an interval after the first failure
+    // seen, then every interval while some fail.
+    let mut event_retry_at: Option<tokio::time::Instant> = None;
     loop {
         let now = tokio::time::Instant::now();
-        let mut due = Vec::new();
         let mut next_due: Option<tokio::time::Instant> = None;
+        if strong.failed_updates().is_empty() {
+            event_retry_at = None;
+        } else {
+            let at = *event_retry_at.get_or_insert(now + EVENT_RETRY_INTERVAL);
+            if at <= now {
+                strong.retry_event_updates().await;
+                event_retry_at = (!strong.failed_updates().is_empty())
+                    .then(|| tokio::time::Instant::now() + EVENT_RETRY_INTERVAL);
+            }
+            next_due = event_retry_at;
+        }
+        let mut due = Vec::new();
         {
             let mut slots = strong.slots();
             for (key, slot) in slots.iter_mut() {
@@ -317,6 +463,8 @@ async fn status_writer(strong: Arc<KubePort>) {
                 if let Some(slot) = strong.slots().get_mut(&key) {
                     slot.pending.get_or_insert((report, since));
                 }
+                let retry = now + MIN_STATUS_INTERVAL;
+                next_due = Some(next_due.map_or(retry, |n| n.min(retry)));
             }
         }
         let wake = strong.wake.notified();
@@ -350,10 +498,11 @@ impl Port for KubePort {
     async fn known_events(&self, device: &DeviceKey) -> Result<Vec<KnownEvent>, PortError> {
         let list = self
             .events(&device.namespace)
-            .list(&ListParams::default().labels(&format!("{DEVICE_LABEL}={}", device.name)))
+            .list(&ListParams::default().labels(&device_selector(&device.name)))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
         let mut events = list.items;
+        events.retain(|e| e.spec.device == device.name);
         // Newest by detection (creation timestamps have one-second resolution).
         events.sort_by_key(|e| e.spec.detected_at.0);
         let newest = events.last().map(ResourceExt::name_any);
@@ -371,22 +520,19 @@ impl Port for KubePort {
         let api = self.events(&device.namespace);
         // Idempotent per fingerprint: an open event for the same drift is the same episode.
         let selector = format!(
-            "{DEVICE_LABEL}={},{FINGERPRINT_LABEL}={}",
-            device.name,
+            "{},{FINGERPRINT_LABEL}={}",
+            device_selector(&device.name),
             fingerprint_label(&record.fingerprint)
         );
         let existing = api
             .list(&ListParams::default().labels(&selector))
             .await
             .map_err(|e| port_error("listing drift events", e))?;
-        if let Some(open) = existing.items.iter().find(|e| {
-            e.spec.fingerprint == record.fingerprint
-                && !e
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.phase)
-                    .is_some_and(ApiPhase::is_final)
-        }) {
+        if let Some(open) = existing
+            .items
+            .iter()
+            .find(|e| is_open_episode(e, &device.name, &record.fingerprint))
+        {
             return Ok(open.name_any());
         }
         let devices: Api<FabricDevice> = Api::namespaced(self.client.clone(), &device.namespace);
@@ -394,13 +540,44 @@ impl Port for KubePort {
             .get(&device.name)
             .await
             .map_err(|e| port_error("reading the device for the event's owner", e))?;
-        let event = drift_event(record, &owner);
-        let name = event.name_any();
-        match api.create(&PostParams::default(), &event).await {
-            Ok(_) => self.metrics.api_write("driftevent"),
-            // Our own earlier attempt got through (a retry after a timeout): same episode.
-            Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(port_error("creating the drift event", e)),
+        let mut event = drift_event(record, &owner);
+        let base = event.name_any();
+        let mut name = base.clone();
+        let mut attempt = 1;
+        loop {
+            event.metadata.name = Some(name.clone());
+            match api.create(&PostParams::default(), &event).await {
+                Ok(_) => {
+                    self.metrics.api_write("driftevent");
+                    break;
+                }
+                // Names have a one-second resolution: the holder may be our own earlier attempt
+                // (a create retried after a timeout), the same episode, or another episode of
+                // the same second (a flap A→B→A, settled since). Only an open event of the same
+                // drift is adopted; otherwise the next name is tried.
+                Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => {
+                    let holder = api
+                        .list(&ListParams::default().fields(&format!("metadata.name={name}")))
+                        .await
+                        .map_err(|e| port_error("reading the drift event holding the name", e))?;
+                    if holder
+                        .items
+                        .iter()
+                        .any(|e| is_open_episode(e, &device.name, &record.fingerprint))
+                    {
+                        break;
+                    }
+                    if attempt >= MAX_NAME_ATTEMPTS {
+                        return Err(port_error(
+                            "creating the drift event",
+                            format!("{MAX_NAME_ATTEMPTS} names from {base} are taken"),
+                        ));
+                    }
+                    attempt += 1;
+                    name = format!("{base}-{attempt}");
+                }
+                Err(e) => return Err(port_error("creating the drift event", e)),
+            }
         }
         // No status write: the status subresource ignores status on create, and a second write
         // per episode is over the budget (one DriftEvent, one device status). An event without
@@ -420,9 +597,27 @@ impl Port for KubePort {
         mode: fabric_drift::policy::Mode,
         update: &EventUpdate,
     ) -> Result<(), PortError> {
-        self.write_event_status(&device.namespace, event, update)
-            .await?;
-        self.count_phase(&device.namespace, event, mode, update.phase);
-        Ok(())
+        self.write_event_update(&device.namespace, event, mode, update.clone())
+            .await
+            .map_err(|e| match &e {
+                fabric_api::kube::Error::Api(s) if s.code == 404 => {
+                    port_error("writing the drift event status (the event is gone)", e)
+                }
+                _ => {
+                    self.wake.notify_one();
+                    port_error("writing the drift event status (kept; retried)", e)
+                }
+            })
+    }
+}
+
+/// `newer` after `older`, which was never written: the newer phase, reason and message; a
+/// decision, result or successor only the older one carried.
+fn merge_updates(older: EventUpdate, newer: EventUpdate) -> EventUpdate {
+    EventUpdate {
+        decision: newer.decision.or(older.decision),
+        outcome: newer.outcome.or(older.outcome),
+        superseded_by: newer.superseded_by.or(older.superseded_by),
+        ..newer
     }
 }

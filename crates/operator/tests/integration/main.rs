@@ -5,9 +5,12 @@
 #[path = "../../../netbox/tests/common/mod.rs"]
 mod common;
 
+mod api_calls;
+mod controller;
 mod crds;
 mod dashboard;
 mod deploy;
 mod kube_port;
 mod lab;
+mod leader;
 mod netbox_source;
