@@ -191,6 +191,10 @@ pub struct DeviceReport {
     pub last_remediation: Option<jiff::Timestamp>,
     /// The last manual request handled (the remediate annotation's value).
     pub remediate_handled: Option<String>,
+    /// When the session received the notification that made this change; None when the change
+    /// did not come from the device (a timer, a new spec, a reconnect). Detection latency is
+    /// measured from it.
+    pub received: Option<std::time::Instant>,
 }
 
 /// What an engine run can be tuned with; defaults suit production, tests shorten them.

@@ -83,6 +83,8 @@ pub(crate) struct Session<P: Port> {
     last_drift: Option<jiff::Timestamp>,
     /// The last report handed to the port; nothing is sent while it stays the same.
     last_report: Option<DeviceReport>,
+    /// When the notification being handled arrived (taken by the next report).
+    received: Option<std::time::Instant>,
     adopted: bool,
     /// List keys for flattening JSON values, shared with fabric-sim.
     pub(crate) keys: fabric_gnmi::KeyTable,
@@ -133,6 +135,7 @@ impl<P: Port> Session<P> {
             last_sync: None,
             last_drift: None,
             last_report: None,
+            received: None,
             adopted: false,
             keys: fabric_drift::key_table(),
             client: None,
@@ -424,10 +427,12 @@ impl<P: Port> Session<P> {
                 event = events.next() => match event {
                     Some((_, Ok(SubscribeEvent::Notification(n)))) => {
                         self.shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
+                        let received = std::time::Instant::now();
                         let Some(leaves) = self.leaves(&n) else { continue };
                         let Some(tracker) = self.tracker.as_mut() else { return Outcome::Resubscribe };
                         let delta = tracker.apply(&leaves, &n.deletes);
                         if !delta.is_empty() {
+                            self.received = Some(received);
                             self.drift_changed().await;
                         }
                     }
@@ -834,15 +839,20 @@ impl<P: Port> Session<P> {
             contested: self.guard.contested().iter().cloned().collect(),
             last_remediation: self.last_remediation,
             remediate_handled: self.manual_handled.clone(),
+            received: self.received,
         }
     }
 
     pub(crate) async fn send_report(&mut self) {
         let report = self.report();
+        // A notification's time belongs to the report it changed, not to a later one (a
+        // dampened drift is reported by the timer, and its latency is not the device's).
+        self.received = None;
         // last_sync moves on every reconnect; it alone is not worth a write.
         let unchanged = self.last_report.as_ref().is_some_and(|last| {
             DeviceReport {
                 last_sync: report.last_sync,
+                received: report.received,
                 ..last.clone()
             } == report
         });

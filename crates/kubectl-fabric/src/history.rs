@@ -3,7 +3,7 @@
 
 use fabric_api::{
     DriftEvent, Mode,
-    event::{DEVICE_LABEL, DecisionAction, Phase},
+    event::{DecisionAction, Phase},
     kube::{ResourceExt, api::ListParams},
 };
 use serde::Serialize;
@@ -132,7 +132,8 @@ pub fn render(rows: &[HistoryRow], all_namespaces: bool, now: jiff::Timestamp) -
 pub async fn run(ctx: &Context, device: Option<&str>) -> Result<String, Error> {
     let mut params = ListParams::default();
     if let Some(device) = device {
-        params = params.labels(&format!("{DEVICE_LABEL}={device}"));
+        // The operator's label value, which differs from the name past 63 characters.
+        params = params.labels(&fabric_operator::k8s::mapping::device_selector(device));
     }
     let events = ctx
         .scope

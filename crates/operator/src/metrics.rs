@@ -134,7 +134,7 @@ impl Metrics {
             Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
         registry.register(
             "fabric_detection_latency_seconds",
-            "time from a device change reaching the Kubernetes adapter to its status write",
+            "time from the gNMI notification that changed a device's drift to its status write",
             detection_latency.clone(),
         );
         let leader = Gauge::default();

@@ -631,6 +631,7 @@ mod tests {
             contested: vec![],
             last_remediation: None,
             remediate_handled: None,
+            received: None,
         }
     }
 

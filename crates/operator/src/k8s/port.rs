@@ -177,7 +177,7 @@ impl KubePort {
     }
 
     /// Writes the status for one device, if it differs from what was last written; the
-    /// detection latency is observed from `since`, when the change reached the port.
+    /// detection latency is observed from `since`, when the engine received the change.
     async fn write_status(
         &self,
         device: &DeviceKey,
@@ -485,11 +485,15 @@ impl Port for KubePort {
         {
             let mut slots = self.slots();
             let slot = slots.entry(device.clone()).or_default();
-            // Coalesced reports keep the arrival time of the oldest unwritten change.
-            let since = slot
-                .pending
-                .as_ref()
-                .map_or_else(tokio::time::Instant::now, |(_, t)| *t);
+            // Detection latency runs from the notification that made the change (or from now
+            // for a change that did not come from the device); coalesced reports keep the
+            // oldest unwritten change's time.
+            let since = match &slot.pending {
+                Some((_, t)) => *t,
+                None => report
+                    .received
+                    .map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
+            };
             slot.pending = Some((report.clone(), since));
         }
         self.wake.notify_one();

@@ -66,6 +66,7 @@ pub fn report(reachability: Reachability, sync: SyncState) -> DeviceReport {
         contested: vec![],
         last_remediation: None,
         remediate_handled: None,
+        received: None,
     }
 }
 
@@ -179,6 +180,9 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
         policy_name: Some("leaves-approve".into()),
         mode: Mode::Approve,
         active_event: Some("leaf1-abababab".into()),
+        // The notification that made the change arrived 300 ms before the engine reported it:
+        // detection latency counts from there.
+        received: Some(std::time::Instant::now() - Duration::from_millis(300)),
         ..report(
             Reachability::Reachable,
             SyncState::Drifted {
@@ -219,6 +223,15 @@ async fn device_status_is_applied_once_per_change() -> anyhow::Result<()> {
     assert!(
         rendered.contains("fabric_detection_latency_seconds_count 1"),
         "{rendered}"
+    );
+    let latency: f64 = rendered
+        .lines()
+        .find_map(|l| l.strip_prefix("fabric_detection_latency_seconds_sum "))
+        .expect("latency sum")
+        .parse()?;
+    assert!(
+        latency >= 0.3,
+        "latency {latency} s does not start at the notification"
     );
     Ok(())
 }
