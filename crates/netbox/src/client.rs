@@ -661,6 +661,14 @@ mod tests {
         id: u64,
     }
 
+    async fn read_ids(url: &str) -> Vec<u64> {
+        let got: Vec<Id> = paging_client(url)
+            .list("api/dcim/devices/", &[])
+            .await
+            .unwrap();
+        got.into_iter().map(|i| i.id).collect()
+    }
+
     /// Objects 1..=n from `offset`, two a page.
     fn page(n: u64, offset: usize) -> Vec<u64> {
         (1..=n).skip(offset).take(2).collect()
@@ -675,12 +683,8 @@ mod tests {
             (_, o) => (4, page(5, o + 1)),
         })
         .await;
-        let got: Vec<Id> = paging_client(&url)
-            .list("api/dcim/devices/", &[])
-            .await
-            .unwrap();
         assert_eq!(
-            got.iter().map(|i| i.id).collect::<Vec<_>>(),
+            read_ids(&url).await,
             [2, 3, 4, 5],
             "the second, consistent read"
         );
@@ -732,14 +736,7 @@ mod tests {
 
         // A steady list reads whole, in order.
         let (url, served) = list_server(|_, offset| (5, page(5, offset))).await;
-        let got: Vec<Id> = paging_client(&url)
-            .list("api/dcim/devices/", &[])
-            .await
-            .unwrap();
-        assert_eq!(
-            got.iter().map(|i| i.id).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5]
-        );
+        assert_eq!(read_ids(&url).await, [1, 2, 3, 4, 5]);
         assert_eq!(*served.lock().unwrap(), 3);
     }
 
