@@ -463,12 +463,13 @@ impl NetboxMetrics {
 // The syncer
 
 /// Per source: the NetBox client (rebuilt when URL or token change), when the next full sync
-/// is due, the webhook secret. The `inner` mutex serializes the source's writes: a full sync
-/// holds it while it reads NetBox and applies; a webhook's sync reads NetBox without it and
-/// holds it only to apply.
+/// is due, the webhook secret. The `inner` mutex serializes full syncs; `writes` serializes
+/// applies. Syncs read NetBox without holding `writes`, so a webhook's sync does not wait for
+/// a full sync's read, only for its apply.
 #[derive(Default)]
 struct SourceState {
     inner: tokio::sync::Mutex<Inner>,
+    writes: tokio::sync::Mutex<Writes>,
     /// URL, token and the client made of them; read without waiting for a running sync.
     client: Mutex<Option<(String, Token, fabric_netbox::Client)>>,
     /// Set when the client was rebuilt (new URL or token): a full sync is due at once.
@@ -479,11 +480,29 @@ struct SourceState {
     counters: Arc<RequestCounters>,
 }
 
+/// What the applies of a source know about the age of what they write: syncs read NetBox
+/// concurrently, and an older read must not overwrite a newer one.
+#[derive(Default)]
+struct Writes {
+    /// When the last full sync that applied began reading NetBox.
+    last_full_read: Option<Instant>,
+    /// FabricDevices a webhook's sync applied (or found gone) since, with when its read began.
+    device_reads: HashMap<String, Instant>,
+}
+
+impl Writes {
+    /// The devices a sync whose read began at `read` must leave alone: a later read applied.
+    fn newer_than(&self, read: Instant) -> BTreeSet<String> {
+        self.device_reads
+            .iter()
+            .filter(|(_, t)| **t > read)
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    /// When the last full sync that applied began reading NetBox: a webhook's sync that read
-    /// NetBox before that has older data, and is not applied.
-    last_full_read: Option<Instant>,
     /// `None`: due now (never synced, or the source could not be read last time).
     next_full_sync: Option<Instant>,
     /// The source's generation at the last full sync: a new one means a new spec.
@@ -673,8 +692,14 @@ impl NetBoxSync {
         inner.next_full_sync = Some(Instant::now() + interval);
         let wait = match result {
             Ok(result) => {
-                let applied = self.apply(source, &result, &Scope::Full).await?;
-                inner.last_full_read = Some(started);
+                let applied = {
+                    let mut writes = state.writes.lock().await;
+                    let newer = writes.newer_than(started);
+                    let applied = self.apply(source, &result, &Scope::Full, &newer).await?;
+                    writes.last_full_read = Some(started);
+                    writes.device_reads.retain(|_, t| *t > started);
+                    applied
+                };
                 self.metrics
                     .netbox
                     .full_sync_seconds
@@ -758,12 +783,14 @@ impl NetBoxSync {
 
     /// Applies what a sync found, then the deletion policy to the source's devices that NetBox
     /// no longer selects (within `scope`). Devices with invalid data are neither written nor
-    /// deleted: they keep their last intent.
+    /// deleted: they keep their last intent; so are the devices of `newer` (FabricDevice
+    /// names), which a sync that read NetBox later has applied.
     async fn apply(
         &self,
         source: &NetBoxSource,
         result: &SyncResult,
         scope: &Scope,
+        newer: &BTreeSet<String>,
     ) -> Result<Applied, Error> {
         let key = SourceKey::of(source);
         let namespace = target_namespace(source);
@@ -799,6 +826,11 @@ impl NetBoxSync {
         };
         let params = PatchParams::apply(FIELD_MANAGER).force();
         for device in &result.devices {
+            if newer.contains(&device.name) {
+                // Written from a later read of NetBox.
+                applied.unchanged += 1;
+                continue;
+            }
             let existing = live.get(&device.name);
             if let Some(other) = existing.and_then(owner_of).filter(|o| *o != key) {
                 applied.errors.push(format!(
@@ -848,7 +880,7 @@ impl NetBoxSync {
         let selected = result.selected_device_names();
         let gone: Vec<&FabricDevice> = scoped
             .iter()
-            .filter(|n| !selected.contains(*n))
+            .filter(|n| !selected.contains(*n) && !newer.contains(*n))
             .filter_map(|n| live.get(n))
             .filter(|d| key.owns(d))
             .collect();
@@ -949,20 +981,29 @@ impl NetBoxSync {
         before.record(&state.counters, &self.metrics.netbox, key);
         match result {
             Ok((result, names)) => {
-                let inner = state.inner.lock().await;
-                if inner.last_full_read.is_some_and(|t| t > read_started) {
+                let mut writes = state.writes.lock().await;
+                if writes.last_full_read.is_some_and(|t| t > read_started) {
                     // A full sync read NetBox after this sync did and has applied: its data is
                     // newer than ours.
                     self.metrics.netbox.sync(key, &scope, SUPERSEDED);
                     return Ok(());
                 }
+                let newer = writes.newer_than(read_started);
+                let touched: BTreeSet<String> = names
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .chain(result.selected_device_names())
+                    .collect();
                 let scope = Scope::Devices {
                     names,
                     ids: BTreeMap::new(),
                     shared: SharedObjects::default(),
                 };
-                let applied = self.apply(&source, &result, &scope).await?;
-                drop(inner);
+                let applied = self.apply(&source, &result, &scope, &newer).await?;
+                for device in touched.into_iter().filter(|d| !newer.contains(d)) {
+                    writes.device_reads.insert(device, read_started);
+                }
+                drop(writes);
                 for e in &applied.errors {
                     warn!(source = %key, "{e}");
                 }
