@@ -303,6 +303,15 @@ impl Client {
         self
     }
 
+    /// A clone with its own limit of requests in flight (connections and counters shared): a
+    /// webhook's few requests then do not queue behind the pages of a full sync on the same
+    /// client.
+    pub fn with_own_permits(&self) -> Self {
+        let mut c = self.clone();
+        c.permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        c
+    }
+
     /// The number of HTTP requests sent so far.
     pub fn request_count(&self) -> u64 {
         self.counters.requests()

@@ -963,6 +963,8 @@ impl NetBoxSync {
             self.full_sync(&source, &state, &mut inner, &client).await?;
             return Ok(());
         };
+        // Not behind the pages of a full sync running on the same client.
+        let client = client.with_own_permits();
         let read_started = Instant::now();
         let before = CountsBefore::of(&state.counters);
         let config = SyncConfig::from(&source.spec);
