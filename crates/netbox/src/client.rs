@@ -19,6 +19,12 @@ use tracing::{debug, warn};
 /// The largest page NetBox serves by default (`MAX_PAGE_SIZE`).
 pub const PAGE_SIZE: usize = 1000;
 
+/// Condition reason of a list that changed under its pagination (objects created or deleted
+/// while the pages were read).
+pub const LIST_CHANGED: &str = "ListChanged";
+/// Condition reason of a NetBox without a plugin the sync reads (netbox-bgp).
+pub const PLUGIN_MISSING: &str = "PluginMissing";
+
 /// An API token, told apart by its form.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Token {
@@ -94,6 +100,10 @@ pub enum ClientError {
         "NetBox answered 404 Not Found for {url}: check the NetBox URL (NetBox's base URL, without /api/)"
     )]
     NotFound { url: String },
+    #[error(
+        "NetBox answered 404 Not Found for {url}: {plugin} is not installed in this NetBox (PLUGINS in its configuration.py)"
+    )]
+    PluginMissing { url: String, plugin: String },
     #[error("NetBox at {url} is unreachable after {attempts} attempt(s): {source}")]
     Unreachable {
         url: String,
@@ -115,6 +125,10 @@ pub enum ClientError {
         status: u16,
         body: String,
     },
+    #[error(
+        "NetBox's list {url} changed while its pages were read, twice ({detail}): objects may have been skipped, so nothing is concluded from it"
+    )]
+    ListChanged { url: String, detail: String },
     #[error("unexpected answer from {url} (is this NetBox's API?): {source}")]
     Decode {
         url: String,
@@ -134,13 +148,18 @@ impl ClientError {
             Self::Server { .. } => reasons::SERVER_ERROR,
             Self::Rejected { .. } => reasons::REJECTED,
             Self::Decode { .. } => reasons::INVALID_RESPONSE,
+            Self::ListChanged { .. } => LIST_CHANGED,
+            Self::PluginMissing { .. } => PLUGIN_MISSING,
         }
     }
 
     /// Whether trying again later may help (network or server trouble), as opposed to a
     /// configuration error that waits for a change (bad token, wrong URL).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Server { .. })
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::Server { .. } | Self::ListChanged { .. }
+        )
     }
 }
 
@@ -284,6 +303,15 @@ impl Client {
         self
     }
 
+    /// A clone with its own limit of requests in flight (connections and counters shared): a
+    /// webhook's few requests then do not queue behind the pages of a full sync on the same
+    /// client.
+    pub fn with_own_permits(&self) -> Self {
+        let mut c = self.clone();
+        c.permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        c
+    }
+
     /// The number of HTTP requests sent so far.
     pub fn request_count(&self) -> u64 {
         self.counters.requests()
@@ -396,7 +424,26 @@ impl Client {
     /// Every object of a list endpoint: the first page tells the count, the other pages are
     /// fetched concurrently (up to `concurrency` requests in flight across the client).
     /// `query` holds filters and, where useful, `fields` (`("fields", "id,name".into())`).
+    ///
+    /// An object created or deleted while the pages are read shifts the later pages: one
+    /// object would be skipped or read twice. Every page must report the first page's count and
+    /// the pages must add up to it; otherwise the list is read once more, and a second mismatch
+    /// is [`ClientError::ListChanged`] (transient: the caller retries later, concluding nothing).
     pub async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, ClientError> {
+        match self.list_once(path, query).await {
+            Err(ClientError::ListChanged { url, detail }) => {
+                warn!(%url, %detail, "NetBox list changed while read; reading it again");
+                self.list_once(path, query).await
+            }
+            other => other,
+        }
+    }
+
+    async fn list_once<T: DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -423,16 +470,32 @@ impl Client {
         let step = out.len();
         let offsets: Vec<usize> = (1..).map(|i| i * step).take_while(|o| *o < count).collect();
         debug!(path, count, pages = offsets.len() + 1, "paginating");
-        let pages: Vec<Vec<T>> = stream::iter(offsets)
+        let pages: Vec<Page<T>> = stream::iter(offsets)
             .map(|offset| async move {
                 let url = page_url(offset)?;
                 let bytes = self.send(Method::GET, url.clone(), None).await?;
-                Self::decode::<Page<T>>(&url, &bytes).map(|p| p.results)
+                Self::decode::<Page<T>>(&url, &bytes)
             })
             .buffered(self.options.concurrency.max(1))
             .try_collect()
             .await?;
-        out.extend(pages.into_iter().flatten());
+        let changed = |detail: String| ClientError::ListChanged {
+            url: first_url.to_string(),
+            detail,
+        };
+        if let Some(p) = pages.iter().find(|p| p.count != count) {
+            return Err(changed(format!(
+                "the first page counted {count} objects, a later one {}",
+                p.count
+            )));
+        }
+        out.extend(pages.into_iter().flat_map(|p| p.results));
+        if out.len() != count {
+            return Err(changed(format!(
+                "{count} objects counted, {} read",
+                out.len()
+            )));
+        }
         Ok(out)
     }
 
@@ -487,8 +550,14 @@ fn status_error(
             status: status.as_u16(),
             detail,
         },
-        StatusCode::NOT_FOUND => ClientError::NotFound {
-            url: url.to_string(),
+        StatusCode::NOT_FOUND => match plugin_of(url) {
+            Some(plugin) => ClientError::PluginMissing {
+                url: url.to_string(),
+                plugin,
+            },
+            None => ClientError::NotFound {
+                url: url.to_string(),
+            },
         },
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => ClientError::Server {
             url: url.to_string(),
@@ -505,6 +574,16 @@ fn status_error(
     }
 }
 
+/// The plugin package serving `url`, when it is a plugin's endpoint (`/api/plugins/bgp/...`).
+fn plugin_of(url: &Url) -> Option<String> {
+    let (_, rest) = url.path().split_once("/api/plugins/")?;
+    let name = rest.split('/').next().filter(|n| !n.is_empty())?;
+    Some(match name {
+        "bgp" => "netbox-bgp".to_owned(),
+        other => format!("the plugin serving /api/plugins/{other}/"),
+    })
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -519,6 +598,156 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A list endpoint on loopback whose answers `answer(request number, offset)` gives as
+    /// (count, ids); every request is answered on its own connection.
+    async fn list_server(
+        answer: impl Fn(usize, usize) -> (usize, Vec<u64>) + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<usize>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = Arc::new(Mutex::new(0usize));
+        let (answer, counter) = (Arc::new(answer), served.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let (answer, counter) = (answer.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = conn.read(&mut chunk).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let target = head.split(' ').nth(1).unwrap_or("/");
+                    let url = Url::parse(&format!("http://x{target}")).unwrap();
+                    let offset: usize = url
+                        .query_pairs()
+                        .find(|(k, _)| k == "offset")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let n = {
+                        let mut c = counter.lock().unwrap();
+                        *c += 1;
+                        *c
+                    };
+                    let (count, ids) = answer(n, offset);
+                    let results: Vec<serde_json::Value> =
+                        ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+                    let body = serde_json::json!({"count": count, "results": results}).to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    conn.write_all(reply.as_bytes()).await.unwrap();
+                });
+            }
+        });
+        (url, served)
+    }
+
+    fn paging_client(url: &str) -> Client {
+        let token = Token::parse("0123456789abcdef0123456789abcdef01234567").unwrap();
+        Client::with_options(
+            url,
+            token,
+            ClientOptions {
+                page_size: 2,
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Id {
+        id: u64,
+    }
+
+    async fn read_ids(url: &str) -> Vec<u64> {
+        let got: Vec<Id> = paging_client(url)
+            .list("api/dcim/devices/", &[])
+            .await
+            .unwrap();
+        got.into_iter().map(|i| i.id).collect()
+    }
+
+    /// Objects 1..=n from `offset`, two a page.
+    fn page(n: u64, offset: usize) -> Vec<u64> {
+        (1..=n).skip(offset).take(2).collect()
+    }
+
+    #[tokio::test]
+    async fn a_list_that_changes_while_paginated_is_read_again_then_refused() {
+        // Object 1 is deleted after the first page of the first read: the later pages count
+        // 4 and start one object later (object 3 would be skipped). The second read is whole.
+        let (url, served) = list_server(|n, offset| match (n, offset) {
+            (1, 0) => (5, page(5, 0)),
+            (_, o) => (4, page(5, o + 1)),
+        })
+        .await;
+        assert_eq!(
+            read_ids(&url).await,
+            [2, 3, 4, 5],
+            "the second, consistent read"
+        );
+        assert_eq!(*served.lock().unwrap(), 3 + 2);
+
+        // Changing under every read: refused as transient, after two reads.
+        let (url, served) = list_server(|_, offset| {
+            if offset == 0 {
+                (5, page(5, 0))
+            } else {
+                (4, page(5, offset))
+            }
+        })
+        .await;
+        let err = paging_client(&url)
+            .list::<Id>("api/dcim/devices/", &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::ListChanged { .. }), "{err:?}");
+        assert!(err.is_transient());
+        assert_eq!(err.reason(), LIST_CHANGED);
+        assert!(
+            err.to_string()
+                .contains("changed while its pages were read"),
+            "{err}"
+        );
+        assert_eq!(*served.lock().unwrap(), 6);
+
+        // Pages that report the same count but fall short of it (a proxy dropping objects).
+        let (url, _) = list_server(|_, offset| {
+            (
+                5,
+                if offset == 2 {
+                    vec![3]
+                } else {
+                    page(5, offset)
+                },
+            )
+        })
+        .await;
+        let err = paging_client(&url)
+            .list::<Id>("api/dcim/devices/", &[])
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("5 objects counted, 4 read"),
+            "{err}"
+        );
+
+        // A steady list reads whole, in order.
+        let (url, served) = list_server(|_, offset| (5, page(5, offset))).await;
+        assert_eq!(read_ids(&url).await, [1, 2, 3, 4, 5]);
+        assert_eq!(*served.lock().unwrap(), 3);
+    }
 
     #[test]
     fn tokens_are_told_apart_by_their_form() {
@@ -582,6 +811,11 @@ mod tests {
         let e = status_error(&Method::GET, &url, StatusCode::NOT_FOUND, b"<html>", 1);
         assert_eq!(e.reason(), "InvalidURL");
         assert!(e.to_string().contains("check the NetBox URL"), "{e}");
+        let bgp = Url::parse("http://nb/api/plugins/bgp/session/?device_id=1").unwrap();
+        let e = status_error(&Method::GET, &bgp, StatusCode::NOT_FOUND, b"<html>", 1);
+        assert_eq!(e.reason(), "PluginMissing");
+        assert!(e.to_string().contains("netbox-bgp is not installed"), "{e}");
+        assert!(!e.is_transient());
         let e = status_error(&Method::GET, &url, StatusCode::BAD_GATEWAY, b"", 4);
         assert!(e.is_transient());
         let e = status_error(&Method::POST, &url, StatusCode::BAD_REQUEST, b"{}", 1);

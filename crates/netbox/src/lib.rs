@@ -20,8 +20,11 @@ pub mod sync;
 pub mod webhook;
 
 pub use client::{Client, ClientError, ClientOptions, RequestCounters, Token};
-pub use mapping::{InvalidData, MappingConfig, ObjectRef, Snapshot, SyncedDevice, map_snapshot};
-pub use sync::{
-    SyncConfig, SyncError, SyncResult, fetch_devices_snapshot, fetch_snapshot, sync, sync_devices,
+pub use mapping::{
+    InvalidData, MappingConfig, NetBoxSets, ObjectRef, Snapshot, SyncedDevice, map_snapshot,
 };
-pub use webhook::{Affected, Event, SignatureError, parse_event, verify_signature};
+pub use sync::{
+    SyncConfig, SyncError, SyncResult, devices_of, fetch_devices_snapshot, fetch_snapshot, sync,
+    sync_devices,
+};
+pub use webhook::{Affected, Event, SharedObjects, SignatureError, parse_event, verify_signature};

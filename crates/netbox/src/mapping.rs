@@ -5,9 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::LazyLock;
 
 use fabric_api::device::{FabricDeviceSpec, SecretRef, Target, Tls, TlsMode};
 use fabric_api::netbox::NetBoxSourceSpec;
+use fabric_api::validation::{Invalid, Validator};
 use fabric_drift::intent::{
     AddressFamily, Bgp, DeviceIntent, Interface, Mlag, Neighbor, PeerGroup, Platform, Switchport,
     SwitchportMode, Vlan, VlanVni, Vrf, VrfVni, Vxlan,
@@ -76,7 +78,19 @@ pub struct SyncedDevice {
     /// The NetBox device id (for annotations and webhook matching).
     pub netbox_id: u64,
     pub labels: BTreeMap<String, String>,
+    /// Which of `spec.platform` and `spec.target.tls` NetBox decides; the others hold the
+    /// source's defaults, for new FabricDevices only (values set from Git win).
+    pub sets: NetBoxSets,
     pub spec: FabricDeviceSpec,
+}
+
+/// Fields of [`SyncedDevice::spec`] that come from NetBox rather than from the source's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NetBoxSets {
+    /// The device's NetBox platform maps to a FabricDevice platform.
+    pub platform: bool,
+    /// The device's `gnmi_tls` custom field is set.
+    pub tls: bool,
 }
 
 /// The NetBox object an error is about.
@@ -192,7 +206,7 @@ pub fn map_snapshot(
     let mut errors = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
     for d in &snapshot.devices {
-        match map_device(d, &index, config) {
+        match map_device(d, &index, config).and_then(|dev| admissible(dev, d, &index)) {
             Ok(dev) => {
                 if let Some(other) = seen.insert(dev.name.clone(), d.id) {
                     errors.push(InvalidData {
@@ -212,6 +226,132 @@ pub fn map_snapshot(
     }
     devices.sort_by(|a, b| a.name.cmp(&b.name));
     (devices, errors)
+}
+
+/// The API server's checks of a FabricDevice (schema patterns, lengths, CEL rules), once per
+/// process: NetBox accepts names and values the CRD refuses (a VRF named `Customer A`).
+static VALIDATOR: LazyLock<Validator> = LazyLock::new(Validator::new);
+
+/// `dev` as the API server would take it, or the NetBox object its first refused field came
+/// from. Applying a refused object would fail the apply; this way only the device is left out.
+fn admissible(
+    dev: SyncedDevice,
+    d: &records::Device,
+    index: &Index<'_>,
+) -> Result<SyncedDevice, InvalidData> {
+    let object = serde_json::json!({
+        "apiVersion": "fabric.netops.dev/v1alpha1",
+        "kind": "FabricDevice",
+        "metadata": {"name": dev.name, "labels": dev.labels},
+        "spec": dev.spec,
+    });
+    let problems = match VALIDATOR.validate(&object, None) {
+        Ok(()) => return Ok(dev),
+        Err(Invalid::Problems { problems, .. }) => problems,
+        Err(other) => {
+            return Err(InvalidData {
+                object: device_ref(d),
+                device: dev.name,
+                message: other.to_string(),
+            });
+        }
+    };
+    let first = problems.first().map(|p| p.field.as_str()).unwrap_or("");
+    let message = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(InvalidData {
+        object: source_of(first, &dev, d, index),
+        device: d.name.clone().unwrap_or_default(),
+        message: format!("the FabricDevice would be refused: {message}"),
+    })
+}
+
+/// The NetBox object a FabricDevice field came from: `spec.intent.vrfs[2].rd` → that VRF.
+fn source_of(field: &str, dev: &SyncedDevice, d: &records::Device, index: &Index<'_>) -> ObjectRef {
+    let item = |list: &str| -> Option<usize> {
+        let rest = field.strip_prefix(list)?.strip_prefix('[')?;
+        rest[..rest.find(']')?].parse().ok()
+    };
+    let intent = &dev.spec.intent;
+    let of = |kind: &str, id: u64, name: String| ObjectRef {
+        kind: kind.into(),
+        id,
+        name,
+    };
+    let device_name = d.name.clone().unwrap_or_default();
+    let vrf = |name: &str| {
+        index
+            .vrfs
+            .values()
+            .find(|r| r.name == name)
+            .map(|r| of("ipam.vrf", r.id, r.name.clone()))
+    };
+    // A VRF's name also shows in its interfaces and VNIs: those fields name the VRF.
+    let vrf_named_at = |list: &str, name: &dyn Fn(usize) -> Option<String>| {
+        let i = item(list)?;
+        let rest = field.strip_prefix(list)?;
+        rest.ends_with("].vrf").then(|| name(i)).flatten()
+    };
+    let found = if let Some(v) = item("spec.intent.vrfs").and_then(|i| intent.vrfs.get(i)) {
+        vrf(&v.name)
+    } else if let Some(name) = vrf_named_at("spec.intent.interfaces", &|i| {
+        intent.interfaces.get(i).and_then(|x| x.vrf.clone())
+    })
+    .or_else(|| {
+        vrf_named_at("spec.intent.vxlan.vrfVnis", &|i| {
+            intent
+                .vxlan
+                .as_ref()
+                .and_then(|x| x.vrf_vnis.get(i))
+                .map(|x| x.vrf.clone())
+        })
+    }) {
+        vrf(&name)
+    } else if let Some(i) = item("spec.intent.interfaces").and_then(|i| intent.interfaces.get(i)) {
+        index
+            .interfaces
+            .get(&d.id)
+            .and_then(|all| all.iter().find(|r| r.name == i.name))
+            .map(|r| of("dcim.interface", r.id, format!("{device_name} {}", r.name)))
+    } else if let Some(v) = item("spec.intent.vlans").and_then(|i| intent.vlans.get(i)) {
+        index
+            .vlans
+            .get(&v.id)
+            .and_then(|all| all.first())
+            .map(|r| of("ipam.vlan", r.id, format!("VLAN {}", r.vid)))
+    } else if let Some(g) = item("spec.intent.bgp.peerGroups")
+        .and_then(|i| intent.bgp.as_ref().and_then(|b| b.peer_groups.get(i)))
+    {
+        index
+            .peer_groups
+            .values()
+            .find(|r| r.name == g.name)
+            .map(|r| of("netbox_bgp.bgppeergroup", r.id, r.name.clone()))
+    } else if let Some(n) = item("spec.intent.bgp.neighbors")
+        .and_then(|i| intent.bgp.as_ref().and_then(|b| b.neighbors.get(i)))
+    {
+        index.sessions.get(&d.id).and_then(|all| {
+            all.iter()
+                .find(|s| {
+                    s.remote_address
+                        .as_ref()
+                        .is_some_and(|a| strip_len(&a.address) == n.address)
+                })
+                .map(|s| {
+                    of(
+                        "netbox_bgp.bgpsession",
+                        s.id,
+                        format!("{device_name} {}", n.address),
+                    )
+                })
+        })
+    } else {
+        None
+    };
+    found.unwrap_or_else(|| device_ref(d))
 }
 
 fn device_ref(d: &records::Device) -> ObjectRef {
@@ -281,7 +421,8 @@ fn map_device(
             )));
         }
     };
-    let tls_mode = match cf.string(custom_fields::GNMI_TLS)?.as_deref() {
+    let tls_field = cf.string(custom_fields::GNMI_TLS)?;
+    let tls_mode = match tls_field.as_deref() {
         None | Some("tls") => TlsMode::Tls,
         Some("skip-verify" | "skipVerify") => TlsMode::SkipVerify,
         Some("insecure") => TlsMode::Insecure,
@@ -300,11 +441,12 @@ fn map_device(
             ..Tls::default()
         },
     };
-    let platform = match d.platform.as_ref().and_then(|p| p.slug.as_deref()) {
-        Some("eos" | "arista-eos") => Platform::Eos,
-        Some("openconfig") => Platform::Openconfig,
-        _ => config.platform,
+    let netbox_platform = match d.platform.as_ref().and_then(|p| p.slug.as_deref()) {
+        Some("eos" | "arista-eos") => Some(Platform::Eos),
+        Some("openconfig") => Some(Platform::Openconfig),
+        _ => None,
     };
+    let platform = netbox_platform.unwrap_or(config.platform);
 
     // Labels.
     let mut labels = BTreeMap::new();
@@ -688,6 +830,10 @@ fn map_device(
         name,
         netbox_id: d.id,
         labels,
+        sets: NetBoxSets {
+            platform: netbox_platform.is_some(),
+            tls: tls_field.is_some(),
+        },
         spec: FabricDeviceSpec {
             target,
             platform,

@@ -11,6 +11,7 @@ use tracing::{info, instrument, warn};
 use crate::client::{Client, ClientError};
 use crate::mapping::{InvalidData, MappingConfig, Snapshot, SyncedDevice, map_snapshot};
 use crate::records::{self, fields};
+use crate::webhook::SharedObjects;
 
 /// Devices whose components are fetched by one list request (`device_id=..` repeated): long
 /// enough to need few requests, short enough for any proxy's URL limit.
@@ -353,13 +354,105 @@ async fn fetch_devices_and_components(
     })
 }
 
+#[derive(serde::Deserialize)]
+struct OnDevice {
+    device: records::Ref,
+}
+
+#[derive(serde::Deserialize)]
+struct OnVlan {
+    assigned_object: Option<VlanRef>,
+}
+
+#[derive(serde::Deserialize)]
+struct VlanRef {
+    id: u64,
+    vid: Option<u16>,
+}
+
+/// The devices (NetBox name → id) whose intent a change of `shared` may change: those with an
+/// interface that has one of the VLANs (untagged or tagged), or an SVI `Vlan<vid>` of one of
+/// the vids, including the VLANs the L2VPNs terminate on. Not filtered: the re-sync of these
+/// devices applies the source's filters. A webhook's first step for a VLAN or L2VPN event.
+pub async fn devices_of(
+    client: &Client,
+    shared: &SharedObjects,
+) -> Result<BTreeMap<String, u64>, SyncError> {
+    let mut vlans = shared.vlans.clone();
+    let mut vids = shared.vids.clone();
+    let l2vpns: Vec<u64> = shared.l2vpns.iter().copied().collect();
+    if !l2vpns.is_empty() {
+        let base = vec![
+            ("assigned_object_type", "ipam.vlan".to_owned()),
+            ("fields", "assigned_object".to_owned()),
+        ];
+        match list_by::<OnVlan, _>(
+            client,
+            "L2VPN terminations",
+            paths::L2VPN_TERMINATIONS,
+            base,
+            "l2vpn_id",
+            &l2vpns,
+            IDS_PER_QUERY,
+        )
+        .await
+        {
+            Ok(terminations) => {
+                for v in terminations.into_iter().filter_map(|t| t.assigned_object) {
+                    vlans.insert(v.id);
+                    vids.extend(v.vid);
+                }
+            }
+            // An L2VPN id NetBox no longer has: it was deleted, and its deletion event asks
+            // for a full sync.
+            Err(SyncError {
+                source: ClientError::Rejected { status: 400, .. },
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let fields = fields_only("device");
+    // `vlan_id` takes one value (NetBox keeps the last of several): one request per VLAN.
+    let by_vlan = try_join_all(vlans.iter().map(|id| {
+        let mut q = fields.clone();
+        q.push(("vlan_id", id.to_string()));
+        async move {
+            client
+                .list::<OnDevice>(paths::INTERFACES, &q)
+                .await
+                .map_err(|source| SyncError {
+                    what: "interfaces of a VLAN",
+                    source,
+                })
+        }
+    }));
+    let svi_names: Vec<String> = vids.iter().map(|v| format!("vlan{v}")).collect();
+    let svis = list_by::<OnDevice, _>(
+        client,
+        "SVIs of a VLAN",
+        paths::INTERFACES,
+        fields.clone(),
+        "name__ie",
+        &svi_names,
+        IDS_PER_QUERY,
+    );
+    let (by_vlan, svis) = futures::try_join!(by_vlan, svis)?;
+    Ok(by_vlan
+        .into_iter()
+        .flatten()
+        .chain(svis)
+        .filter_map(|i| Some((i.device.name?, i.device.id)))
+        .collect())
+}
+
 /// One full sync: every device the filters select, mapped to FabricDevice specs.
 ///
 /// Errors: an unreachable NetBox, a refused token, a wrong URL or a server error fail the whole
 /// sync (the operator keeps the last intent and sets a condition); a device whose data cannot
 /// be mapped is an entry of `SyncResult::errors` and does not stop the others.
 pub async fn sync(client: &Client, config: &SyncConfig) -> Result<SyncResult, SyncError> {
-    sync_of(client, config, Select::All).await
+    Ok(sync_of(client, config, Select::All).await?.0)
 }
 
 /// A sync of the devices named (NetBox names, exact) that the filters select: what a webhook
@@ -367,8 +460,11 @@ pub async fn sync(client: &Client, config: &SyncConfig) -> Result<SyncResult, Sy
 /// that was deleted, renamed or left the filters.
 ///
 /// `ids` are the NetBox ids a webhook payload gave for some of the names. When every name has
-/// one, devices and their components are read in one round trip instead of two; if an id no
-/// longer exists (NetBox answers 400), the sync goes by names.
+/// one, devices and their components are read in one round trip instead of two. That read
+/// only counts when it finds every id under its name: an id NetBox no longer has (it answers
+/// 400), one the filters do not select (a device of another site with the same name as one of
+/// ours) or a renamed device sends the sync by names, so that a device missing from the
+/// result is one the filters really do not select by that name.
 pub async fn sync_devices(
     client: &Client,
     config: &SyncConfig,
@@ -379,23 +475,42 @@ pub async fn sync_devices(
         return Ok(SyncResult::default());
     }
     if names.iter().all(|n| ids.contains_key(n)) {
-        let ids: Vec<u64> = names.iter().filter_map(|n| ids.get(n).copied()).collect();
+        let ids: Vec<u64> = names
+            .iter()
+            .filter_map(|n| ids.get(n).copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         match sync_of(client, config, Select::Ids(&ids)).await {
             Err(SyncError {
                 source: ClientError::Rejected { status: 400, .. },
                 ..
             }) => {}
-            other => return other,
+            Ok((result, read)) if read == ids.len() && selects_all(&result, names) => {
+                return Ok(result);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(e),
         }
     }
-    sync_of(client, config, Select::Names(names)).await
+    Ok(sync_of(client, config, Select::Names(names)).await?.0)
 }
 
+/// Whether `result` holds every name of `names` (a device renamed since the event may hold
+/// its id under another name).
+fn selects_all(result: &SyncResult, names: &BTreeSet<String>) -> bool {
+    let selected = result.selected_device_names();
+    names
+        .iter()
+        .all(|n| selected.contains(&n.to_ascii_lowercase()))
+}
+
+/// The result, and how many devices NetBox returned.
 async fn sync_of(
     client: &Client,
     config: &SyncConfig,
     select: Select<'_>,
-) -> Result<SyncResult, SyncError> {
+) -> Result<(SyncResult, usize), SyncError> {
     let start = Instant::now();
     let before = client.request_count();
     let snapshot = fetch_snapshot_of(client, &config.filters, select).await?;
@@ -412,9 +527,12 @@ async fn sync_of(
         partial = !matches!(select, Select::All),
         "NetBox sync done"
     );
-    Ok(SyncResult {
-        devices,
-        errors,
-        requests,
-    })
+    Ok((
+        SyncResult {
+            devices,
+            errors,
+            requests,
+        },
+        snapshot.devices.len(),
+    ))
 }

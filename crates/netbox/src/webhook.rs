@@ -103,11 +103,37 @@ struct Snapshots {
 pub enum Affected {
     /// These devices (by NetBox name; both old and new name on a rename).
     Devices(BTreeSet<String>),
-    /// An object shared by devices the payload does not name (a VLAN, an L2VPN, a VRF, a peer
-    /// group): run a full sync.
+    /// The devices that have these VLANs or VLANs of these L2VPNs, which NetBox is asked for
+    /// (`fabric_netbox::devices_of`) before the re-sync.
+    Shared(SharedObjects),
+    /// An object shared by devices that cannot be looked up cheaply (a VRF, a peer group, a
+    /// site, a deleted VLAN or L2VPN): run a full sync.
     All,
     /// Nothing the sync reads.
     Nothing,
+}
+
+/// VLANs and L2VPNs whose devices a webhook re-syncs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedObjects {
+    /// VLANs by NetBox id: devices with an interface that has one untagged or tagged.
+    pub vlans: BTreeSet<u64>,
+    /// VLAN ids (802.1Q): devices with an SVI `Vlan<vid>` (which takes its VLAN by vid).
+    pub vids: BTreeSet<u16>,
+    /// L2VPNs by NetBox id: the devices of the VLANs they terminate on.
+    pub l2vpns: BTreeSet<u64>,
+}
+
+impl SharedObjects {
+    pub fn is_empty(&self) -> bool {
+        self.vlans.is_empty() && self.vids.is_empty() && self.l2vpns.is_empty()
+    }
+
+    pub fn extend(&mut self, other: &SharedObjects) {
+        self.vlans.extend(&other.vlans);
+        self.vids.extend(&other.vids);
+        self.l2vpns.extend(&other.l2vpns);
+    }
 }
 
 /// Parses a webhook body.
@@ -196,21 +222,64 @@ impl Event {
                 collect(&["assigned_object", "device", "name"]);
             }
             "vpn.l2vpntermination" => {
-                // On an interface: its device; on a VLAN: every device with that VLAN.
+                // On an interface: its device; on a VLAN: every device with that VLAN. The
+                // payload's data is the REST form (`assigned_object` nested, with the VLAN's
+                // vid); the prechange snapshot holds the raw `assigned_object_id`.
                 let on_vlan = [Some(&self.data), self.prechange.as_ref()]
                     .iter()
                     .flatten()
                     .any(|s| str_at(s, &["assigned_object_type"]) != Some("dcim.interface"));
                 if on_vlan {
-                    return Affected::All;
+                    let mut shared = SharedObjects::default();
+                    shared
+                        .vlans
+                        .extend(u64_at(&self.data, &["assigned_object", "id"]));
+                    shared
+                        .vlans
+                        .extend(u64_at(&self.data, &["assigned_object_id"]));
+                    if let Some(p) = &self.prechange {
+                        shared.vlans.extend(u64_at(p, &["assigned_object_id"]));
+                    }
+                    shared.vids.extend(
+                        u64_at(&self.data, &["assigned_object", "vid"])
+                            .and_then(|v| u16::try_from(v).ok()),
+                    );
+                    return if shared.vlans.is_empty() {
+                        Affected::All
+                    } else {
+                        Affected::Shared(shared)
+                    };
                 }
                 collect(&["assigned_object", "device", "name"]);
             }
-            "ipam.vlan"
-            | "ipam.vrf"
+            // A deleted VLAN or L2VPN has nothing left to look its devices up by.
+            "ipam.vlan" | "vpn.l2vpn" if self.event == "deleted" => return Affected::All,
+            "ipam.vlan" => {
+                let mut shared = SharedObjects::default();
+                shared.vlans.extend(u64_at(&self.data, &["id"]));
+                for s in [Some(&self.data), self.prechange.as_ref()].iter().flatten() {
+                    shared
+                        .vids
+                        .extend(u64_at(s, &["vid"]).and_then(|v| u16::try_from(v).ok()));
+                }
+                return if shared.vlans.is_empty() {
+                    Affected::All
+                } else {
+                    Affected::Shared(shared)
+                };
+            }
+            "vpn.l2vpn" => {
+                return match u64_at(&self.data, &["id"]) {
+                    Some(id) => Affected::Shared(SharedObjects {
+                        l2vpns: [id].into(),
+                        ..SharedObjects::default()
+                    }),
+                    None => Affected::All,
+                };
+            }
+            "ipam.vrf"
             | "ipam.routetarget"
             | "ipam.asn"
-            | "vpn.l2vpn"
             | "netbox_bgp.bgppeergroup"
             | "dcim.site"
             | "dcim.devicerole"
@@ -369,17 +438,61 @@ mod tests {
     }
 
     #[test]
+    fn vlans_and_l2vpns_name_the_objects_to_find_devices_by() {
+        let shared = |vlans: &[u64], vids: &[u16], l2vpns: &[u64]| {
+            Affected::Shared(SharedObjects {
+                vlans: vlans.iter().copied().collect(),
+                vids: vids.iter().copied().collect(),
+                l2vpns: l2vpns.iter().copied().collect(),
+            })
+        };
+        assert_eq!(
+            affected(serde_json::json!({
+                "event": "updated", "object_type": "ipam.vlan",
+                "data": {"id": 180, "vid": 11, "name": "web"},
+                "snapshots": {"prechange": {"vid": 10, "name": "web"}}
+            })),
+            shared(&[180], &[10, 11], &[]),
+            "both vids: SVIs of the old and the new"
+        );
+        assert_eq!(
+            affected(serde_json::json!({
+                "event": "updated", "object_type": "vpn.l2vpn",
+                "data": {"id": 123, "identifier": 10011}
+            })),
+            shared(&[], &[], &[123])
+        );
+        assert_eq!(
+            affected(serde_json::json!({
+                "event": "created", "object_type": "vpn.l2vpntermination",
+                "data": {"assigned_object_type": "ipam.vlan", "assigned_object_id": 181,
+                         "assigned_object": {"id": 181, "vid": 20}}
+            })),
+            shared(&[181], &[20], &[])
+        );
+        for t in ["ipam.vlan", "vpn.l2vpn"] {
+            assert_eq!(
+                affected(
+                    serde_json::json!({"event": "deleted", "object_type": t, "data": {"id": 4}})
+                ),
+                Affected::All,
+                "deleted {t}"
+            );
+        }
+    }
+
+    #[test]
     fn shared_objects_ask_for_a_full_sync() {
         for t in [
-            "ipam.vlan",
-            "vpn.l2vpn",
             "ipam.vrf",
             "netbox_bgp.bgppeergroup",
+            "ipam.vlan",
+            "vpn.l2vpn",
         ] {
             assert_eq!(
                 affected(serde_json::json!({"event": "updated", "object_type": t, "data": {}})),
                 Affected::All,
-                "{t}"
+                "{t} without an id"
             );
         }
         assert_eq!(

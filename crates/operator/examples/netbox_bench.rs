@@ -7,7 +7,7 @@
 //!         < scripts/netbox-bench-seed.py          # site `bench`, see crates/netbox/README.md
 //!     cargo run --release -p fabric-operator --example netbox_bench -- --devices 500
 //!
-//! Prints each run, the medians and the NetBox requests per sync.
+//! Prints each run, medians and maxima, and the NetBox requests per sync.
 
 use std::{
     collections::BTreeMap,
@@ -48,6 +48,9 @@ struct Args {
     /// Webhooks to time.
     #[arg(long, default_value_t = 11)]
     webhooks: usize,
+    /// Webhooks to time while a full sync runs.
+    #[arg(long, default_value_t = 5)]
+    during_full: usize,
 }
 
 const SECRET: &str = "bench-webhook-secret";
@@ -55,6 +58,88 @@ const SECRET: &str = "bench-webhook-secret";
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+fn report(what: &str, v: Vec<Duration>) {
+    if v.is_empty() {
+        return;
+    }
+    let (n, max) = (v.len(), v.iter().max().copied().unwrap_or_default());
+    println!(
+        "{what}: median {:.0} ms, max {:.0} ms over {n}",
+        median(v).as_secs_f64() * 1000.0,
+        max.as_secs_f64() * 1000.0
+    );
+}
+
+/// One timed webhook: an interface description changed in NetBox, the event NetBox sends for
+/// it POSTed to /webhooks/netbox, timed until the FabricDevice shows the change.
+struct Webhook<'a> {
+    netbox: &'a fabric_netbox::Client,
+    devices: &'a Api<FabricDevice>,
+    http: &'a reqwest::Client,
+    url: &'a str,
+    count: usize,
+}
+
+impl Webhook<'_> {
+    async fn time(&self, n: usize) -> anyhow::Result<Duration> {
+        let device = format!("bench-{:04}", (n * 37) % self.count);
+        let found: Vec<serde_json::Value> = self
+            .netbox
+            .list(
+                "api/dcim/interfaces/",
+                &[
+                    ("device", device.clone()),
+                    ("name", "Ethernet1".into()),
+                    ("fields", "id,device".into()),
+                ],
+            )
+            .await?;
+        let iface = found.first().context("Ethernet1 of a bench device")?;
+        let description = format!("bench webhook {n} at {:?}", Instant::now());
+        let _: serde_json::Value = self
+            .netbox
+            .patch(
+                &format!("api/dcim/interfaces/{}/", iface["id"]),
+                &json!({"description": description}),
+            )
+            .await?;
+        let body = json!({
+            "event": "updated", "object_type": "dcim.interface",
+            "data": {"id": iface["id"], "name": "Ethernet1", "description": description,
+                     "device": {"id": iface["device"]["id"], "name": device}},
+        })
+        .to_string();
+        let t = Instant::now();
+        let answer = self
+            .http
+            .post(self.url)
+            .header("X-Hook-Signature", sign(SECRET.as_bytes(), body.as_bytes()))
+            .body(body)
+            .send()
+            .await?;
+        if answer.status() != 200 {
+            bail!("webhook answered {}", answer.status());
+        }
+        loop {
+            let d = self.devices.get(&device).await?;
+            let now = d
+                .spec
+                .intent
+                .interfaces
+                .iter()
+                .find(|i| i.name == "Ethernet1")
+                .and_then(|i| i.description.clone());
+            if now.as_deref() == Some(description.as_str()) {
+                return Ok(t.elapsed());
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                bail!("{device}: the webhook did not update the FabricDevice within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
 }
 
 fn metric(metrics: &Metrics, start: &str) -> u64 {
@@ -163,13 +248,7 @@ async fn main() -> anyhow::Result<()> {
         );
         times.push(took);
     }
-    if !times.is_empty() {
-        println!(
-            "median full sync (steady state): {:.2} s over {} runs",
-            median(times).as_secs_f64(),
-            args.runs
-        );
-    }
+    report("full sync (steady state)", times);
 
     // Webhooks: an interface description changed in NetBox, the event NetBox sends for it
     // POSTed to /webhooks/netbox, timed until the FabricDevice shows the change.
@@ -178,75 +257,45 @@ async fn main() -> anyhow::Result<()> {
     let router = http::netbox_router(Webhooks::start(sync.clone()));
     tokio::spawn(async move { axum::serve(listener, router).await });
     let http = reqwest::Client::new();
+    let bench = Webhook {
+        netbox: &netbox,
+        devices: &devices,
+        http: &http,
+        url: &hook_url,
+        count: args.devices,
+    };
     let mut latencies = Vec::new();
     for n in 0..args.webhooks {
-        let device = format!("bench-{:04}", (n * 37) % args.devices);
-        let found: Vec<serde_json::Value> = netbox
-            .list(
-                "api/dcim/interfaces/",
-                &[
-                    ("device", device.clone()),
-                    ("name", "Ethernet1".into()),
-                    ("fields", "id,device".into()),
-                ],
-            )
-            .await?;
-        let iface = found.first().context("Ethernet1 of a bench device")?;
-        let description = format!("bench webhook {n} at {:?}", Instant::now());
-        let _: serde_json::Value = netbox
-            .patch(
-                &format!("api/dcim/interfaces/{}/", iface["id"]),
-                &json!({"description": description}),
-            )
-            .await?;
-        let body = json!({
-            "event": "updated", "object_type": "dcim.interface",
-            "data": {"id": iface["id"], "name": "Ethernet1", "description": description,
-                     "device": {"id": iface["device"]["id"], "name": device}},
-        })
-        .to_string();
         let r0 = requests(&metrics);
-        let t = Instant::now();
-        let answer = http
-            .post(&hook_url)
-            .header("X-Hook-Signature", sign(SECRET.as_bytes(), body.as_bytes()))
-            .body(body)
-            .send()
-            .await?;
-        if answer.status() != 200 {
-            bail!("webhook answered {}", answer.status());
-        }
-        loop {
-            let d = devices.get(&device).await?;
-            let now = d
-                .spec
-                .intent
-                .interfaces
-                .iter()
-                .find(|i| i.name == "Ethernet1")
-                .and_then(|i| i.description.clone());
-            if now.as_deref() == Some(description.as_str()) {
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(30) {
-                bail!("{device}: the webhook did not update the FabricDevice within 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        let took = t.elapsed();
+        let took = bench.time(n).await?;
         println!(
-            "webhook {n} ({device}): {:.0} ms, {} NetBox requests",
+            "webhook {n}: {:.0} ms, {} NetBox requests",
             took.as_secs_f64() * 1000.0,
             requests(&metrics) - r0
         );
         latencies.push(took);
     }
-    if !latencies.is_empty() {
+    report("webhook → FabricDevice updated", latencies);
+
+    // The same while a full sync runs: the webhook's sync reads NetBox at once and waits for
+    // the full sync only to apply.
+    let mut during = Vec::new();
+    for n in 0..args.during_full {
+        let full = {
+            let (sync, key) = (sync.clone(), key.clone());
+            tokio::spawn(async move { sync.sync_now(&key, Scope::Full).await })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let took = bench.time(args.webhooks + n).await?;
+        let finished = full.is_finished();
+        full.await??;
         println!(
-            "median webhook → FabricDevice updated: {:.0} ms over {} webhooks",
-            median(latencies).as_secs_f64() * 1000.0,
-            args.webhooks
+            "webhook during a full sync {n}: {:.0} ms (the full sync had {}ended by then)",
+            took.as_secs_f64() * 1000.0,
+            if finished { "" } else { "not " }
         );
+        during.push(took);
     }
+    report("webhook → FabricDevice updated during a full sync", during);
     Ok(())
 }

@@ -505,3 +505,69 @@ fn natural_order() {
         ]
     );
 }
+
+#[test]
+fn data_the_crd_refuses_names_its_netbox_object_and_spares_other_devices() {
+    type Change = Box<dyn Fn(&mut Snapshot)>;
+    let cases: Vec<(&str, (&str, u64, &str), Change)> = vec![
+        (
+            "spec.intent.vrfs[0].name",
+            ("ipam.vrf", 300, "Customer A"),
+            Box::new(|s| s.vrfs[0].name = "Customer A".into()),
+        ),
+        (
+            "spec.intent.vrfs[0].rd",
+            ("ipam.vrf", 300, "gold"),
+            Box::new(|s| s.vrfs[0].rd = Some("not an RD".into())),
+        ),
+        (
+            "spec.intent.vrfs[0].importRouteTargets",
+            ("ipam.vrf", 300, "gold"),
+            Box::new(|s| s.vrfs[0].import_targets[0].name = Some("target:1:2".into())),
+        ),
+        (
+            "spec.intent.bgp.peerGroups[0].name",
+            ("netbox_bgp.bgppeergroup", 51, "MLAG IBGP"),
+            Box::new(|s| {
+                s.bgp_peer_groups[1].name = "MLAG IBGP".into();
+                s.bgp_sessions[1].peer_group.as_mut().unwrap().name = Some("MLAG IBGP".into());
+            }),
+        ),
+    ];
+    for (field, (kind, id, name), change) in cases {
+        let mut s = leaf();
+        // The interface in the VRF refers to it by name too.
+        change(&mut s);
+        let vrf_name = s.vrfs[0].name.clone();
+        s.interfaces[6].vrf.as_mut().unwrap().name = Some(vrf_name);
+        let mut other = s.devices[0].clone();
+        other.id = 2;
+        other.name = Some("leaf2".into());
+        for f in [
+            "vtep_source_interface",
+            "mlag_domain",
+            "mlag_local_interface",
+            "mlag_peer_address",
+            "mlag_peer_link",
+        ] {
+            other.custom_fields.remove(f);
+        }
+        s.devices.push(other);
+        let (devices, errors) = map_snapshot(&s, &config());
+        assert_eq!(
+            devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["leaf2"],
+            "{field}: the other device still maps"
+        );
+        assert_eq!(errors.len(), 1, "{field}: {errors:?}");
+        let e = &errors[0];
+        assert_eq!(
+            (e.object.kind.as_str(), e.object.id, e.object.name.as_str()),
+            (kind, id, name),
+            "{e}"
+        );
+        assert_eq!(e.device, "Leaf1");
+        assert!(e.message.contains(field), "{field} not in {e}");
+        assert!(e.message.contains("would be refused"), "{e}");
+    }
+}

@@ -478,3 +478,82 @@ async fn a_webhook_sync_reads_only_the_named_devices() {
         .unwrap();
     assert!(other.devices.is_empty());
 }
+
+#[tokio::test]
+async fn devices_of_vlans_and_l2vpns_are_found_through_netbox() {
+    use fabric_netbox::{SharedObjects, devices_of};
+    let client = common::ready_client().await;
+    let base = common::fresh_site(&client, "t-l2").await;
+    let vlan = seed::vlan(&client, &base, 40, "t-l2-forty").await.unwrap();
+    let other_vlan = seed::vlan(&client, &base, 41, "t-l2-other").await.unwrap();
+    let mut access = common::simple_device("t-l2-access", "192.0.2.71/32", 1, base.mgmt_vrf);
+    access.interfaces[1].mode = Some("access");
+    access.interfaces[1].untagged_vlan = Some(vlan);
+    let mut trunk = common::simple_device("t-l2-trunk", "192.0.2.72/32", 1, base.mgmt_vrf);
+    trunk.interfaces[1].mode = Some("tagged");
+    trunk.interfaces[1].tagged_vlans = vec![other_vlan, vlan];
+    let mut svi = common::simple_device("t-l2-svi", "192.0.2.73/32", 0, base.mgmt_vrf);
+    svi.interfaces.push(seed::InterfaceSeed {
+        name: "Vlan40".into(),
+        kind: "virtual",
+        ..Default::default()
+    });
+    let unrelated = common::simple_device("t-l2-none", "192.0.2.74/32", 1, base.mgmt_vrf);
+    let created = seed::create_devices(&client, &base, &[access, trunk, svi, unrelated])
+        .await
+        .unwrap();
+    let l2vpn: serde_json::Value = client
+        .post(
+            "api/vpn/l2vpns/",
+            &json!({"name": "t-l2-40", "slug": "t-l2-40", "type": "vxlan-evpn",
+                    "identifier": 10040, "tags": [base.tag]}),
+        )
+        .await
+        .unwrap();
+    let l2vpn = l2vpn["id"].as_u64().unwrap();
+    let _: serde_json::Value = client
+        .post(
+            "api/vpn/l2vpn-terminations/",
+            &json!({"l2vpn": l2vpn, "assigned_object_type": "ipam.vlan",
+                    "assigned_object_id": vlan}),
+        )
+        .await
+        .unwrap();
+    // Unfiltered (the re-sync applies the source's filters): keep this site's devices, in
+    // case another site has an SVI Vlan40.
+    let found = |shared: SharedObjects| {
+        let client = client.clone();
+        async move {
+            let mut found = devices_of(&client, &shared).await.unwrap();
+            found.retain(|name, _| name.starts_with("t-l2-"));
+            found
+        }
+    };
+    let expect = |names: &[&str]| -> std::collections::BTreeMap<String, u64> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), created.devices[*n]))
+            .collect()
+    };
+
+    // By VLAN id: untagged and tagged members, not the SVI (it takes its VLAN by vid).
+    let by_id = SharedObjects {
+        vlans: [vlan].into(),
+        ..SharedObjects::default()
+    };
+    assert_eq!(found(by_id).await, expect(&["t-l2-access", "t-l2-trunk"]));
+    // With the vid: the SVI too.
+    let with_vid = SharedObjects {
+        vlans: [vlan].into(),
+        vids: [40].into(),
+        ..SharedObjects::default()
+    };
+    let all = expect(&["t-l2-access", "t-l2-svi", "t-l2-trunk"]);
+    assert_eq!(found(with_vid).await, all);
+    // By L2VPN: its VLAN's devices, SVI included.
+    let by_l2vpn = SharedObjects {
+        l2vpns: [l2vpn].into(),
+        ..SharedObjects::default()
+    };
+    assert_eq!(found(by_l2vpn).await, all);
+}

@@ -14,7 +14,10 @@
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     fmt,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -29,10 +32,10 @@ use fabric_api::{
     },
     netbox::{DeletionPolicy, NetBoxSourceStatus},
 };
-use fabric_drift::policy::SecretKeyRef;
+use fabric_drift::{intent::Platform, policy::SecretKeyRef};
 use fabric_netbox::{
-    Affected, ClientOptions, RequestCounters, SignatureError, SyncConfig, SyncResult, SyncedDevice,
-    Token,
+    Affected, ClientOptions, RequestCounters, SharedObjects, SignatureError, SyncConfig,
+    SyncResult, SyncedDevice, Token,
 };
 use futures::StreamExt;
 use prometheus_client::{
@@ -52,6 +55,8 @@ use crate::{
 /// Field manager of every FabricDevice write made from NetBox: it owns only what NetBox
 /// decides (target, platform, intent, its labels), so fields set from Git coexist.
 pub const FIELD_MANAGER: &str = "netbox-sync";
+/// Field manager of the source's defaults on a FabricDevice it creates ([`render_defaults`]).
+pub const DEFAULTS_FIELD_MANAGER: &str = "netbox-sync-defaults";
 /// Label on every FabricDevice a source writes: the source's name...
 pub const SOURCE_LABEL: &str = "fabric.netops.dev/netbox-source";
 /// ...and namespace (a source may write into another namespace).
@@ -67,6 +72,8 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
 const MAX_STATUS_ERRORS: usize = 20;
 /// Reason of a NetBoxSource whose name cannot be a label value.
 const INVALID_NAME: &str = "InvalidName";
+/// Result of a webhook's sync not applied because a full sync read NetBox after it.
+const SUPERSEDED: &str = "Superseded";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -128,6 +135,8 @@ pub enum Scope {
         names: BTreeSet<String>,
         /// The NetBox ids the webhooks gave for some of them.
         ids: BTreeMap<String, u64>,
+        /// VLANs and L2VPNs whose devices NetBox is asked for first; they join `names`.
+        shared: SharedObjects,
     },
 }
 
@@ -135,12 +144,21 @@ pub enum Scope {
 // Pure steps
 
 /// The server-side apply body of one device: only what NetBox decides. `config` and
-/// `ownership` are left out (Git's to set); the ownership labels and the NetBox id go in.
+/// `ownership` are left out (Git's to set), and so are the platform and the TLS mode unless
+/// NetBox names them (a platform that maps, the `gnmi_tls` custom field): with `force`, a
+/// source default would overwrite what Git set. The ownership labels and the NetBox id go in.
 pub fn render(device: &SyncedDevice, source: &SourceKey, namespace: &str) -> Value {
     let mut labels: BTreeMap<String, String> = device.labels.clone();
     labels.insert(SOURCE_LABEL.into(), source.name.clone());
     labels.insert(SOURCE_NAMESPACE_LABEL.into(), source.namespace.clone());
     let spec = &device.spec;
+    let mut target = json!({"address": spec.target.address});
+    if let Some(credentials) = &spec.target.credentials_secret_ref {
+        target["credentialsSecretRef"] = json!(credentials);
+    }
+    if device.sets.tls {
+        target["tls"] = json!({"mode": spec.target.tls.mode});
+    }
     let mut body = json!({
         "apiVersion": "fabric.netops.dev/v1alpha1",
         "kind": "FabricDevice",
@@ -151,14 +169,31 @@ pub fn render(device: &SyncedDevice, source: &SourceKey, namespace: &str) -> Val
             "annotations": {NETBOX_ID_ANNOTATION: device.netbox_id.to_string()},
         },
         "spec": {
-            "target": spec.target,
-            "platform": spec.platform,
+            "target": target,
             "intent": spec.intent,
         },
     });
+    if device.sets.platform {
+        body["spec"]["platform"] = json!(spec.platform);
+    }
     let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
     body["metadata"]["annotations"][APPLIED_ANNOTATION] = Value::String(hash);
     body
+}
+
+/// The source's defaults for a FabricDevice it creates (the source's `platform` where NetBox's
+/// platform does not map one), applied once with field manager [`DEFAULTS_FIELD_MANAGER`] and
+/// without `force`, so that a value set from Git later is not overwritten. `None`: NetBox
+/// decides everything, or the default is the CRD's own (the API server fills it in).
+pub fn render_defaults(device: &SyncedDevice, namespace: &str) -> Option<Value> {
+    (!device.sets.platform && device.spec.platform != Platform::default()).then(|| {
+        json!({
+            "apiVersion": "fabric.netops.dev/v1alpha1",
+            "kind": "FabricDevice",
+            "metadata": {"name": device.name, "namespace": namespace},
+            "spec": {"platform": device.spec.platform},
+        })
+    })
 }
 
 /// Whether `live` already holds everything of `rendered` (and so was last applied from the
@@ -168,14 +203,19 @@ pub fn up_to_date(live: &FabricDevice, rendered: &Value) -> bool {
     serde_json::to_value(live).is_ok_and(|live| contains(&live, rendered))
 }
 
-/// Every field of `part` is in `whole` with the same value; lists compare item by item.
+/// Every field of `part` is in `whole` with the same value. A list holds every item of `part`
+/// (a map-list item by its key fields, which `part`'s item carries), wherever it is: items
+/// another manager added to a map-list (an interface set from Git) do not count. A change of
+/// NetBox's order or of what it removed shows in the hash annotation instead.
 fn contains(whole: &Value, part: &Value) -> bool {
     match (whole, part) {
         (Value::Object(w), Value::Object(p)) => p
             .iter()
             .all(|(k, v)| w.get(k).is_some_and(|wv| contains(wv, v))),
         (Value::Array(w), Value::Array(p)) => {
-            w.len() == p.len() && w.iter().zip(p).all(|(a, b)| contains(a, b))
+            // The usual case first: the same items in the same order.
+            (w.len() == p.len() && w.iter().zip(p).all(|(a, b)| contains(a, b)))
+                || p.iter().all(|b| w.iter().any(|a| contains(a, b)))
         }
         _ => whole == part,
     }
@@ -423,19 +463,46 @@ impl NetboxMetrics {
 // The syncer
 
 /// Per source: the NetBox client (rebuilt when URL or token change), when the next full sync
-/// is due, the webhook secret. The mutex serializes the source's syncs.
+/// is due, the webhook secret. The `inner` mutex serializes full syncs; `writes` serializes
+/// applies. Syncs read NetBox without holding `writes`, so a webhook's sync does not wait for
+/// a full sync's read, only for its apply.
 #[derive(Default)]
 struct SourceState {
     inner: tokio::sync::Mutex<Inner>,
+    writes: tokio::sync::Mutex<Writes>,
+    /// URL, token and the client made of them; read without waiting for a running sync.
+    client: Mutex<Option<(String, Token, fabric_netbox::Client)>>,
+    /// Set when the client was rebuilt (new URL or token): a full sync is due at once.
+    client_changed: AtomicBool,
     /// Read by the webhook handler without waiting for a running sync.
     webhook_secret: RwLock<Option<Vec<u8>>>,
     /// Outlive clients, so the request metric never goes back.
     counters: Arc<RequestCounters>,
 }
 
+/// What the applies of a source know about the age of what they write: syncs read NetBox
+/// concurrently, and an older read must not overwrite a newer one.
+#[derive(Default)]
+struct Writes {
+    /// When the last full sync that applied began reading NetBox.
+    last_full_read: Option<Instant>,
+    /// FabricDevices a webhook's sync applied (or found gone) since, with when its read began.
+    device_reads: HashMap<String, Instant>,
+}
+
+impl Writes {
+    /// The devices a sync whose read began at `read` must leave alone: a later read applied.
+    fn newer_than(&self, read: Instant) -> BTreeSet<String> {
+        self.device_reads
+            .iter()
+            .filter(|(_, t)| **t > read)
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
-    client: Option<(String, Token, fabric_netbox::Client)>,
     /// `None`: due now (never synced, or the source could not be read last time).
     next_full_sync: Option<Instant>,
     /// The source's generation at the last full sync: a new one means a new spec.
@@ -499,14 +566,13 @@ impl NetBoxSync {
         )
     }
 
-    /// Reads the Secrets and (re)builds the NetBox client when URL or token changed. `Ok(true)`:
-    /// the client is new, so a full sync is due now.
+    /// Reads the Secrets and (re)builds the NetBox client when URL or token changed (then
+    /// `state.client_changed` is set: a full sync is due now). Returns the client.
     async fn prepare(
         &self,
         source: &NetBoxSource,
         state: &SourceState,
-        inner: &mut Inner,
-    ) -> Result<Result<bool, Failure>, Error> {
+    ) -> Result<Result<fabric_netbox::Client, Failure>, Error> {
         let key = SourceKey::of(source);
         if key.name.len() > 63 {
             return Ok(Err(Failure {
@@ -551,17 +617,19 @@ impl NetBoxSync {
                 }));
             }
         };
-        if let Some((url, t, _)) = &inner.client
+        let mut current = state.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((url, t, client)) = &*current
             && *url == spec.url
             && *t == token
         {
-            return Ok(Ok(false));
+            return Ok(Ok(client.clone()));
         }
         match fabric_netbox::Client::with_options(&spec.url, token.clone(), self.options.clone()) {
             Ok(client) => {
                 let client = client.with_counters(state.counters.clone());
-                inner.client = Some((spec.url.clone(), token, client));
-                Ok(Ok(true))
+                *current = Some((spec.url.clone(), token, client.clone()));
+                state.client_changed.store(true, Ordering::SeqCst);
+                Ok(Ok(client))
             }
             Err(e) => Ok(Err(Failure {
                 reason: e.reason(),
@@ -577,8 +645,8 @@ impl NetBoxSync {
         let state = self.state(&key);
         let mut inner = state.inner.lock().await;
         let interval = source.spec.interval.as_std().max(MIN_INTERVAL);
-        let fresh = match self.prepare(source, &state, &mut inner).await? {
-            Ok(fresh) => fresh,
+        let client = match self.prepare(source, &state).await? {
+            Ok(client) => client,
             Err(failure) => {
                 warn!(source = %key, reason = failure.reason, "{}", failure.message);
                 self.metrics.netbox.sync(&key, &Scope::Full, failure.reason);
@@ -591,6 +659,7 @@ impl NetBoxSync {
         };
         let spec_changed = inner.synced_generation != source.metadata.generation;
         let now = Instant::now();
+        let fresh = state.client_changed.swap(false, Ordering::SeqCst);
         let due = fresh || spec_changed || inner.next_full_sync.is_none_or(|t| t <= now);
         if !due {
             let wait = inner
@@ -598,7 +667,7 @@ impl NetBoxSync {
                 .map_or(interval, |t| t.saturating_duration_since(now));
             return Ok(Action::requeue(wait));
         }
-        self.full_sync(source, &state, &mut inner).await
+        self.full_sync(source, &state, &mut inner, &client).await
     }
 
     /// A full sync now, with its status; returns when the next one is due.
@@ -607,20 +676,30 @@ impl NetBoxSync {
         source: &NetBoxSource,
         state: &SourceState,
         inner: &mut Inner,
+        client: &fabric_netbox::Client,
     ) -> Result<Action, Error> {
         let key = SourceKey::of(source);
         let interval = source.spec.interval.as_std().max(MIN_INTERVAL);
-        let Some((_, _, client)) = &inner.client else {
-            return Ok(Action::requeue(interval));
-        };
+        // This sync uses the newest client: the one it was due for is covered.
+        state.client_changed.store(false, Ordering::SeqCst);
         let started = Instant::now();
         let before = CountsBefore::of(&state.counters);
         let result = fabric_netbox::sync(client, &SyncConfig::from(&source.spec)).await;
         inner.synced_generation = source.metadata.generation;
         before.record(&state.counters, &self.metrics.netbox, &key);
+        // Due again after the interval even if applying fails below: the controller's error
+        // requeue must not turn a failing apply into a full sync every few seconds.
+        inner.next_full_sync = Some(Instant::now() + interval);
         let wait = match result {
             Ok(result) => {
-                let applied = self.apply(source, &result, &Scope::Full).await?;
+                let applied = {
+                    let mut writes = state.writes.lock().await;
+                    let newer = writes.newer_than(started);
+                    let applied = self.apply(source, &result, &Scope::Full, &newer).await?;
+                    writes.last_full_read = Some(started);
+                    writes.device_reads.retain(|_, t| *t > started);
+                    applied
+                };
                 self.metrics
                     .netbox
                     .full_sync_seconds
@@ -704,12 +783,14 @@ impl NetBoxSync {
 
     /// Applies what a sync found, then the deletion policy to the source's devices that NetBox
     /// no longer selects (within `scope`). Devices with invalid data are neither written nor
-    /// deleted: they keep their last intent.
+    /// deleted: they keep their last intent; so are the devices of `newer` (FabricDevice
+    /// names), which a sync that read NetBox later has applied.
     async fn apply(
         &self,
         source: &NetBoxSource,
         result: &SyncResult,
         scope: &Scope,
+        newer: &BTreeSet<String>,
     ) -> Result<Applied, Error> {
         let key = SourceKey::of(source);
         let namespace = target_namespace(source);
@@ -745,6 +826,11 @@ impl NetBoxSync {
         };
         let params = PatchParams::apply(FIELD_MANAGER).force();
         for device in &result.devices {
+            if newer.contains(&device.name) {
+                // Written from a later read of NetBox.
+                applied.unchanged += 1;
+                continue;
+            }
             let existing = live.get(&device.name);
             if let Some(other) = existing.and_then(owner_of).filter(|o| *o != key) {
                 applied.errors.push(format!(
@@ -769,15 +855,32 @@ impl NetBoxSync {
                 applied.unchanged += 1;
                 continue;
             }
-            api.patch(&device.name, &params, &Patch::Apply(&body))
-                .await?;
-            self.metrics.api_write("netbox-device");
-            applied.written += 1;
+            match api.patch(&device.name, &params, &Patch::Apply(&body)).await {
+                Ok(_) => {
+                    self.metrics.api_write("netbox-device");
+                    applied.written += 1;
+                    if existing.is_none()
+                        && let Some(defaults) = render_defaults(device, &namespace)
+                    {
+                        self.apply_defaults(&api, &device.name, &defaults).await?;
+                    }
+                }
+                // Refused for this device alone (the mapping checks the schema, but a webhook
+                // or an admission policy may still say no): the others go on.
+                Err(fabric_api::kube::Error::Api(e)) if (400..500).contains(&e.code) => {
+                    warn!(source = %key, device = %device.name, "apply refused: {}", e.message);
+                    applied.errors.push(format!(
+                        "FabricDevice {namespace}/{} (NetBox dcim.device {}) was refused: {}",
+                        device.name, device.netbox_id, e.message
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let selected = result.selected_device_names();
         let gone: Vec<&FabricDevice> = scoped
             .iter()
-            .filter(|n| !selected.contains(*n))
+            .filter(|n| !selected.contains(*n) && !newer.contains(*n))
             .filter_map(|n| live.get(n))
             .filter(|d| key.owns(d))
             .collect();
@@ -812,8 +915,34 @@ impl NetBoxSync {
         Ok(applied)
     }
 
+    /// The source's defaults on a FabricDevice just created. A conflict means another manager
+    /// (Git) set the field meanwhile: its value stays.
+    async fn apply_defaults(
+        &self,
+        api: &Api<FabricDevice>,
+        name: &str,
+        defaults: &Value,
+    ) -> Result<(), Error> {
+        match api
+            .patch(
+                name,
+                &PatchParams::apply(DEFAULTS_FIELD_MANAGER),
+                &Patch::Apply(defaults),
+            )
+            .await
+        {
+            Ok(_) => {
+                self.metrics.api_write("netbox-device-defaults");
+                Ok(())
+            }
+            Err(fabric_api::kube::Error::Api(e)) if e.code == 409 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// A sync of `scope` now, for a webhook. The source is read again (it may have changed or
     /// gone). A webhook sync writes no status; when it fails, the periodic sync reports.
+    /// NetBox is read without waiting for a running full sync; only the apply waits for it.
     pub async fn sync_now(&self, key: &SourceKey, scope: Scope) -> Result<(), Error> {
         let api: Api<NetBoxSource> = Api::namespaced(self.kube.clone(), &key.namespace);
         let Some(source) = api.get_opt(&key.name).await? else {
@@ -821,29 +950,62 @@ impl NetBoxSync {
             return Ok(());
         };
         let state = self.state(key);
-        let mut inner = state.inner.lock().await;
-        if let Err(failure) = self.prepare(&source, &state, &mut inner).await? {
-            warn!(source = %key, reason = failure.reason, "webhook sync skipped: {}", failure.message);
-            self.metrics.netbox.sync(key, &scope, failure.reason);
-            return Ok(());
-        }
-        let (names, ids) = match &scope {
-            Scope::Full => {
-                self.full_sync(&source, &state, &mut inner).await?;
+        let client = match self.prepare(&source, &state).await? {
+            Ok(client) => client,
+            Err(failure) => {
+                warn!(source = %key, reason = failure.reason, "webhook sync skipped: {}", failure.message);
+                self.metrics.netbox.sync(key, &scope, failure.reason);
                 return Ok(());
             }
-            Scope::Devices { names, ids } => (names, ids),
         };
-        let Some((_, _, client)) = &inner.client else {
+        let Scope::Devices { names, ids, shared } = &scope else {
+            let mut inner = state.inner.lock().await;
+            self.full_sync(&source, &state, &mut inner, &client).await?;
             return Ok(());
         };
+        // Not behind the pages of a full sync running on the same client.
+        let client = client.with_own_permits();
+        let read_started = Instant::now();
         let before = CountsBefore::of(&state.counters);
-        let result =
-            fabric_netbox::sync_devices(client, &SyncConfig::from(&source.spec), names, ids).await;
+        let config = SyncConfig::from(&source.spec);
+        let result = async {
+            let (mut names, mut ids) = (names.clone(), ids.clone());
+            if !shared.is_empty() {
+                for (name, id) in fabric_netbox::devices_of(&client, shared).await? {
+                    names.insert(name.clone());
+                    ids.insert(name, id);
+                }
+            }
+            let result = fabric_netbox::sync_devices(&client, &config, &names, &ids).await?;
+            Ok::<_, fabric_netbox::SyncError>((result, names))
+        }
+        .await;
         before.record(&state.counters, &self.metrics.netbox, key);
         match result {
-            Ok(result) => {
-                let applied = self.apply(&source, &result, &scope).await?;
+            Ok((result, names)) => {
+                let mut writes = state.writes.lock().await;
+                if writes.last_full_read.is_some_and(|t| t > read_started) {
+                    // A full sync read NetBox after this sync did and has applied: its data is
+                    // newer than ours.
+                    self.metrics.netbox.sync(key, &scope, SUPERSEDED);
+                    return Ok(());
+                }
+                let newer = writes.newer_than(read_started);
+                let touched: BTreeSet<String> = names
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .chain(result.selected_device_names())
+                    .collect();
+                let scope = Scope::Devices {
+                    names,
+                    ids: BTreeMap::new(),
+                    shared: SharedObjects::default(),
+                };
+                let applied = self.apply(&source, &result, &scope, &newer).await?;
+                for device in touched.into_iter().filter(|d| !newer.contains(d)) {
+                    writes.device_reads.insert(device, read_started);
+                }
+                drop(writes);
                 for e in &applied.errors {
                     warn!(source = %key, "{e}");
                 }
@@ -980,6 +1142,7 @@ impl Webhooks {
                 };
             }
             Affected::All => "full sync queued".to_owned(),
+            Affected::Shared(_) => "re-sync queued: the devices of the VLANs and L2VPNs".to_owned(),
             Affected::Devices(names) => format!(
                 "re-sync queued: {}",
                 names.iter().cloned().collect::<Vec<_>>().join(", ")
@@ -1014,6 +1177,7 @@ async fn worker(sync: Arc<NetBoxSync>, mut rx: mpsc::UnboundedReceiver<Trigger>)
                     let scope = Scope::Devices {
                         names: BTreeSet::new(),
                         ids: BTreeMap::new(),
+                        shared: SharedObjects::default(),
                     };
                     (scope, t.received)
                 });
@@ -1021,9 +1185,12 @@ async fn worker(sync: Arc<NetBoxSync>, mut rx: mpsc::UnboundedReceiver<Trigger>)
                 match (&mut entry.0, &t.affected) {
                     (Scope::Full, _) | (_, Affected::Nothing) => {}
                     (scope, Affected::All) => *scope = Scope::Full,
-                    (Scope::Devices { names, ids }, Affected::Devices(more)) => {
+                    (Scope::Devices { names, ids, .. }, Affected::Devices(more)) => {
                         names.extend(more.iter().cloned());
                         ids.extend(t.ids.iter().map(|(n, i)| (n.clone(), *i)));
+                    }
+                    (Scope::Devices { shared, .. }, Affected::Shared(more)) => {
+                        shared.extend(more);
                     }
                 }
             }
@@ -1099,7 +1266,11 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fabric_api::{FabricDeviceSpec, device::Target};
+    use fabric_api::{
+        FabricDeviceSpec,
+        device::{Target, TlsMode},
+    };
+    use fabric_netbox::NetBoxSets;
 
     fn synced(name: &str, description: Option<&str>) -> SyncedDevice {
         let mut spec = FabricDeviceSpec {
@@ -1125,6 +1296,7 @@ mod tests {
         SyncedDevice {
             name: name.into(),
             netbox_id: 7,
+            sets: NetBoxSets::default(),
             labels: [("netbox.fabric.netops.dev/site".to_owned(), "lab".to_owned())].into(),
             spec,
         }
@@ -1151,9 +1323,11 @@ mod tests {
     fn the_apply_body_holds_only_what_netbox_decides() {
         let body = render(&synced("leaf1", Some("uplink")), &key(), "lab");
         let spec = body["spec"].as_object().unwrap();
+        assert_eq!(spec.keys().collect::<Vec<_>>(), ["intent", "target"]);
         assert_eq!(
-            spec.keys().collect::<Vec<_>>(),
-            ["intent", "platform", "target"]
+            body["spec"]["target"],
+            json!({"address": "192.0.2.1:6030"}),
+            "no TLS mode NetBox did not set"
         );
         let labels = &body["metadata"]["labels"];
         assert_eq!(labels[SOURCE_LABEL], "dc1");
@@ -1173,6 +1347,54 @@ mod tests {
             body,
             render(&synced("leaf1", Some("uplink")), &key(), "lab")
         );
+    }
+
+    #[test]
+    fn platform_and_tls_are_applied_only_when_netbox_sets_them() {
+        let mut device = synced("leaf1", Some("uplink"));
+        device.spec.platform = Platform::Openconfig;
+        device.spec.target.tls.mode = TlsMode::Insecure;
+        // The source's defaults: not in the forced apply, in the create-time one.
+        let body = render(&device, &key(), "lab");
+        assert!(body["spec"].get("platform").is_none());
+        assert!(body["spec"]["target"].get("tls").is_none());
+        assert_eq!(
+            render_defaults(&device, "lab").unwrap()["spec"],
+            json!({"platform": "openconfig"})
+        );
+        // NetBox's own: forced, and nothing left to default.
+        device.sets = NetBoxSets {
+            platform: true,
+            tls: true,
+        };
+        let body = render(&device, &key(), "lab");
+        assert_eq!(body["spec"]["platform"], "openconfig");
+        assert_eq!(body["spec"]["target"]["tls"], json!({"mode": "insecure"}));
+        assert_eq!(render_defaults(&device, "lab"), None);
+    }
+
+    #[test]
+    fn items_other_managers_add_to_a_list_do_not_make_a_device_stale() {
+        let body = render(&synced("leaf1", Some("uplink")), &key(), "lab");
+        let mut live = live_after(&body);
+        live.spec.intent.interfaces.insert(
+            0,
+            fabric_drift::intent::Interface {
+                name: "Ethernet48".into(),
+                description: Some("set from Git".into()),
+                enabled: true,
+                mtu: None,
+                switchport: None,
+                aggregate_id: None,
+                vrf: None,
+                ipv4_addresses: vec![],
+                ipv6_addresses: vec![],
+            },
+        );
+        assert!(up_to_date(&live, &body));
+        // NetBox's own item changed by someone else still counts.
+        live.spec.intent.interfaces[1].mtu = Some(1500);
+        assert!(!up_to_date(&live, &body));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use fabric_api::{
     },
 };
 use fabric_engine::Stats;
-use fabric_netbox::{SyncedDevice, seed, webhook::sign};
+use fabric_netbox::{ClientOptions, SyncedDevice, seed, webhook::sign};
 use fabric_operator::{
     http,
     k8s::netbox::{NetBoxSync, SOURCE_LABEL, SOURCE_NAMESPACE_LABEL, Scope, SourceKey, Webhooks},
@@ -228,6 +228,7 @@ async fn the_lab_fabric_syncs_into_the_example_manifests_and_coexists_with_git()
             name: device.name_any(),
             netbox_id: 0,
             labels,
+            sets: Default::default(),
             spec: device.spec.clone(),
         };
         if got.name == "leaf1" {
@@ -381,6 +382,234 @@ async fn a_device_deleted_in_netbox_is_deleted_or_orphaned_as_the_policy_says() 
 }
 
 #[tokio::test]
+async fn an_event_for_a_same_named_device_of_another_site_deletes_nothing() {
+    let netbox = common::ready_client().await;
+    common::site_with_devices(
+        &netbox,
+        "t-op-dup-a",
+        &[("t-op-dup-1", "192.0.2.151/32", 1)],
+    )
+    .await;
+    let other = common::site_with_devices(
+        &netbox,
+        "t-op-dup-b",
+        &[("t-op-dup-1", "192.0.2.152/32", 1)],
+    )
+    .await;
+    let kube = fake_api().await;
+    let key = create_source(
+        &kube,
+        "dup",
+        "dc1",
+        "t-op-dup-a",
+        json!({"deletionPolicy": "delete"}),
+    )
+    .await;
+    let (sync, _) = setup(&kube);
+    reconcile(&sync, &kube, &key).await;
+    let before = devices(&kube, "dup").await;
+    assert_eq!(before.keys().collect::<Vec<_>>(), ["t-op-dup-1"]);
+
+    // What an interface event of site b's device gives: its name, and its id, which this
+    // source's filters do not select.
+    let scope = Scope::Devices {
+        names: ["t-op-dup-1".to_owned()].into(),
+        ids: [("t-op-dup-1".to_owned(), other.devices["t-op-dup-1"])].into(),
+        shared: Default::default(),
+    };
+    sync.sync_now(&key, scope).await.unwrap();
+    assert_eq!(
+        as_json(&devices(&kube, "dup").await),
+        as_json(&before),
+        "site a's device is neither deleted nor changed"
+    );
+}
+
+#[tokio::test]
+async fn data_the_crd_refuses_is_invalid_data_naming_the_object_and_the_rest_syncs() {
+    let netbox = common::ready_client().await;
+    let created = common::site_with_devices(
+        &netbox,
+        "t-op-crd",
+        &[
+            ("t-op-crd-1", "192.0.2.161/32", 1),
+            ("t-op-crd-2", "192.0.2.162/32", 1),
+        ],
+    )
+    .await;
+    // NetBox takes a VRF name with a space; the FabricDevice schema does not.
+    let tag = seed::seed_tag("t-op-crd");
+    let vrf = seed::ensure(
+        &netbox,
+        "api/ipam/vrfs/",
+        &[("name", "Customer A".to_owned()), ("tag", tag.clone())],
+        json!({"name": "Customer A", "tags": [{"slug": tag}]}),
+    )
+    .await
+    .unwrap();
+    let iface = created.interfaces[&("t-op-crd-1".to_owned(), "Ethernet1".to_owned())];
+    let _: serde_json::Value = netbox
+        .patch(
+            &format!("api/dcim/interfaces/{iface}/"),
+            &json!({"vrf": vrf}),
+        )
+        .await
+        .unwrap();
+    let kube = fake_api().await;
+    let key = create_source(&kube, "crd", "dc1", "t-op-crd", json!({})).await;
+    let (sync, _) = setup(&kube);
+    let source = reconcile(&sync, &kube, &key).await;
+
+    let (ready, _, _) = condition(&source, types::READY);
+    assert_eq!(ready, "True", "NetBox was read");
+    let (synced, reason, message) = condition(&source, types::SYNCED);
+    assert_eq!((synced.as_str(), reason.as_str()), ("False", "InvalidData"));
+    assert!(
+        message.contains(&format!("ipam.vrf {vrf} (Customer A)")),
+        "{message}"
+    );
+    assert_eq!(
+        devices(&kube, "crd").await.keys().collect::<Vec<_>>(),
+        ["t-op-crd-2"],
+        "the other device is synced"
+    );
+    let status = source.status.unwrap();
+    assert_eq!(status.devices_synced, 1);
+    assert!(status.last_sync_time.is_some());
+}
+
+#[tokio::test]
+async fn git_set_tls_and_interfaces_survive_syncs_that_then_write_nothing() {
+    let netbox = common::ready_client().await;
+    common::site_with_devices(&netbox, "t-op-git", &[("t-op-git-1", "192.0.2.171/32", 1)]).await;
+    let kube = fake_api().await;
+    let key = create_source(&kube, "git", "dc1", "t-op-git", json!({})).await;
+    let (sync, metrics) = setup(&kube);
+    reconcile(&sync, &kube, &key).await;
+    let writes = |m: &Metrics| sample(m, "fabric_api_writes_total{kind=\"netbox-device\"}");
+    assert_eq!(writes(&metrics), 1);
+
+    // Git sets the TLS mode (NetBox's gnmi_tls is not set); another manager adds an interface
+    // (a merge patch of the whole list: the in-memory API server merges apply bodies' lists as
+    // a whole, where a real one merges map-lists by key).
+    let git = json!({
+        "apiVersion": "fabric.netops.dev/v1alpha1", "kind": "FabricDevice",
+        "metadata": {"name": "t-op-git-1", "namespace": "git"},
+        "spec": {"target": {"tls": {"mode": "insecure"}}},
+    });
+    let api = Api::<FabricDevice>::namespaced(kube.clone(), "git");
+    api.patch(
+        "t-op-git-1",
+        &PatchParams::apply("argocd-controller"),
+        &Patch::Apply(&git),
+    )
+    .await
+    .unwrap();
+    let mut interfaces =
+        serde_json::to_value(&api.get("t-op-git-1").await.unwrap().spec.intent.interfaces).unwrap();
+    interfaces
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "Ethernet48", "description": "set from Git", "enabled": true}));
+    api.patch(
+        "t-op-git-1",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..PatchParams::default()
+        },
+        &Patch::Merge(json!({"spec": {"intent": {"interfaces": interfaces}}})),
+    )
+    .await
+    .unwrap();
+    let check = |d: &FabricDevice| {
+        assert_eq!(
+            d.spec.target.tls.mode,
+            fabric_api::device::TlsMode::Insecure,
+            "Git's TLS mode"
+        );
+        assert_eq!(
+            description(d, "Ethernet48").as_deref(),
+            Some("set from Git")
+        );
+        assert_eq!(description(d, "Ethernet1").as_deref(), Some("port 1"));
+    };
+    check(&api.get("t-op-git-1").await.unwrap());
+    let version = api
+        .get("t-op-git-1")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+
+    sync.sync_now(&key, Scope::Full).await.unwrap();
+    let after = api.get("t-op-git-1").await.unwrap();
+    check(&after);
+    assert_eq!(writes(&metrics), 1, "nothing to write");
+    assert_eq!(after.metadata.resource_version, version);
+}
+
+#[tokio::test]
+async fn an_unreachable_netbox_is_a_condition_and_changes_nothing() {
+    let netbox = common::ready_client().await;
+    common::site_with_devices(
+        &netbox,
+        "t-op-down",
+        &[("t-op-down-1", "192.0.2.181/32", 1)],
+    )
+    .await;
+    let kube = fake_api().await;
+    let key = create_source(
+        &kube,
+        "down",
+        "dc1",
+        "t-op-down",
+        json!({"deletionPolicy": "delete"}),
+    )
+    .await;
+    let metrics = Arc::new(Metrics::new(Arc::new(Stats::default())));
+    let sync = NetBoxSync::with_options(
+        kube.clone(),
+        metrics,
+        ClientOptions {
+            max_retries: 1,
+            backoff: Duration::from_millis(10),
+            ..ClientOptions::default()
+        },
+    );
+    reconcile(&sync, &kube, &key).await;
+    let before = devices(&kube, "down").await;
+    assert_eq!(before.len(), 1);
+
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    Api::<NetBoxSource>::namespaced(kube.clone(), "down")
+        .patch(
+            "dc1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"url": format!("http://127.0.0.1:{port}")}})),
+        )
+        .await
+        .unwrap();
+    let source = reconcile(&sync, &kube, &key).await;
+    for t in [types::READY, types::SYNCED] {
+        let (status, reason, message) = condition(&source, t);
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "Unreachable"),
+            "{message}"
+        );
+        assert!(message.contains(&port.to_string()), "{message}");
+    }
+    assert_eq!(
+        as_json(&devices(&kube, "down").await),
+        as_json(&before),
+        "nothing deleted or changed"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_token_is_unauthorized_and_deletes_nothing() {
     let netbox = common::ready_client().await;
     common::site_with_devices(&netbox, "t-op-tok", &[("t-op-tok-1", "192.0.2.121/32", 1)]).await;
@@ -488,15 +717,17 @@ async fn until(
 #[tokio::test]
 async fn webhooks_need_a_good_signature_and_resync_their_devices() {
     let netbox = common::ready_client().await;
-    let created = common::site_with_devices(
+    let base = common::fresh_site(&netbox, "t-op-hook").await;
+    let created = seed::create_devices(
         &netbox,
-        "t-op-hook",
+        &base,
         &[
-            ("t-op-hook-1", "192.0.2.131/32", 2),
-            ("t-op-hook-2", "192.0.2.132/32", 2),
+            common::simple_device("t-op-hook-1", "192.0.2.131/32", 2, base.mgmt_vrf),
+            common::simple_device("t-op-hook-2", "192.0.2.132/32", 2, base.mgmt_vrf),
         ],
     )
-    .await;
+    .await
+    .unwrap();
     let kube = fake_api().await;
     let key = create_source(
         &kube,
@@ -589,6 +820,134 @@ async fn webhooks_need_a_good_signature_and_resync_their_devices() {
         1
     );
 
+    let post = |body: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .post(&url)
+                .header(
+                    "X-Hook-Signature",
+                    sign(WEBHOOK_SECRET.as_bytes(), body.as_bytes()),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let full_syncs = |m: &Metrics| {
+        sample(
+            m,
+            "fabric_netbox_syncs_total{source=\"hook/dc1\",scope=\"full\",result=\"Synced\"}",
+        )
+    };
+
+    // A BGP session created in NetBox (netbox-bgp), and the event NetBox sends for it.
+    let device1 = created.devices["t-op-hook-1"];
+    let _: serde_json::Value = netbox
+        .patch(
+            &format!("api/dcim/devices/{device1}/"),
+            &json!({"custom_fields": {"bgp_router_id": "192.0.2.131"}}),
+        )
+        .await
+        .unwrap();
+    let id = |v: serde_json::Value| v["id"].as_u64().unwrap();
+    let remote: serde_json::Value = netbox
+        .post(
+            "api/ipam/ip-addresses/",
+            &json!({"address": "192.0.2.250/32", "vrf": base.mgmt_vrf, "tags": [base.tag]}),
+        )
+        .await
+        .unwrap();
+    let (local_as, remote_as) = (
+        seed::asn(&netbox, &base, 65031).await.unwrap(),
+        seed::asn(&netbox, &base, 65032).await.unwrap(),
+    );
+    let remote = id(remote);
+    let session: serde_json::Value = netbox
+        .post(
+            "api/plugins/bgp/session/",
+            &json!({
+                "name": "to the route server", "device": device1, "site": base.site,
+                "local_address": created.ips[&("t-op-hook-1".to_owned(), "192.0.2.131/32".to_owned())],
+                "remote_address": remote, "local_as": local_as, "remote_as": remote_as,
+                "status": "active", "description": "route server", "tags": [base.tag],
+            }),
+        )
+        .await
+        .unwrap();
+    let session = id(session);
+    let answer = post(
+        json!({
+            "event": "created", "object_type": "netbox_bgp.bgpsession",
+            "data": {"id": session, "name": "to the route server",
+                     "device": {"id": device1, "name": "t-op-hook-1"},
+                     "remote_address": {"id": remote, "address": "192.0.2.250/32"}},
+            "snapshots": {"prechange": null, "postchange": {"device": device1}},
+        })
+        .to_string(),
+    )
+    .await;
+    assert!(answer.contains("t-op-hook-1"), "{answer}");
+    let took = until(&kube, "hook", "t-op-hook-1", |d| {
+        d.and_then(|d| d.spec.intent.bgp.as_ref()).is_some_and(|b| {
+            b.asn == 65031
+                && b.neighbors.iter().any(|n| {
+                    n.address == "192.0.2.250"
+                        && n.peer_as == Some(65032)
+                        && n.description.as_deref() == Some("route server")
+                })
+        })
+    })
+    .await;
+    println!("BGP session webhook → FabricDevice updated: {took:?}");
+
+    // A VLAN on an access port; renamed in NetBox, its event re-syncs the devices that have
+    // it (found through NetBox), without a full sync.
+    let vlan = seed::vlan(&netbox, &base, 30, "blue").await.unwrap();
+    let eth2 = created.interfaces[&("t-op-hook-1".to_owned(), "Ethernet2".to_owned())];
+    let _: serde_json::Value = netbox
+        .patch(
+            &format!("api/dcim/interfaces/{eth2}/"),
+            &json!({"mode": "access", "untagged_vlan": vlan}),
+        )
+        .await
+        .unwrap();
+    sync.sync_now(&key, Scope::Full).await.unwrap();
+    let vlan_name = |d: Option<&FabricDevice>| {
+        d.and_then(|d| d.spec.intent.vlans.iter().find(|v| v.id == 30))
+            .and_then(|v| v.name.clone())
+    };
+    assert_eq!(
+        vlan_name(devices(&kube, "hook").await.get("t-op-hook-1")).as_deref(),
+        Some("blue")
+    );
+    let full_before = full_syncs(&metrics);
+    let _: serde_json::Value = netbox
+        .patch(
+            &format!("api/ipam/vlans/{vlan}/"),
+            &json!({"name": "green"}),
+        )
+        .await
+        .unwrap();
+    post(
+        json!({
+            "event": "updated", "object_type": "ipam.vlan",
+            "data": {"id": vlan, "vid": 30, "name": "green", "site": {"id": base.site}},
+            "snapshots": {"prechange": {"vid": 30, "name": "blue"}, "postchange": {"vid": 30, "name": "green"}},
+        })
+        .to_string(),
+    )
+    .await;
+    let took = until(&kube, "hook", "t-op-hook-1", |d| {
+        vlan_name(d).as_deref() == Some("green")
+    })
+    .await;
+    println!("VLAN webhook → FabricDevice updated: {took:?}");
+    assert_eq!(full_syncs(&metrics), full_before, "no full sync for a VLAN");
+
     // A device deleted in NetBox: its webhook deletes the FabricDevice (policy delete), and
     // the other device is untouched.
     netbox
@@ -604,17 +963,7 @@ async fn webhooks_need_a_good_signature_and_resync_their_devices() {
         "snapshots": {"prechange": {"name": "t-op-hook-2"}, "postchange": null},
     })
     .to_string();
-    let r = http
-        .post(&url)
-        .header(
-            "X-Hook-Signature",
-            sign(WEBHOOK_SECRET.as_bytes(), body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    post(body).await;
     until(&kube, "hook", "t-op-hook-2", |d| d.is_none()).await;
     assert!(devices(&kube, "hook").await.contains_key("t-op-hook-1"));
 }
