@@ -273,6 +273,10 @@ impl Client {
             .timeout(options.timeout)
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(options.concurrency.max(1))
+            // gunicorn (NetBox's server) closes an idle keep-alive connection after 2 s; a
+            // connection reused just as it closes fails the request (IncompleteMessage). Drop
+            // idle ones before the server does: a sync's requests follow each other closely.
+            .pool_idle_timeout(Duration::from_secs(1))
             .user_agent(concat!("fabric-netbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| invalid(&format!("cannot build the HTTP client: {e}")))?;
@@ -332,15 +336,16 @@ impl Client {
         Ok(url)
     }
 
-    /// Sends one request, retrying reads on 5xx, 429, timeouts and connection errors with
-    /// exponential backoff. Returns the body of a 2xx answer.
+    /// Sends one request, retrying reads and idempotent writes (GET, PUT, PATCH: the same body
+    /// again sets the same fields) on 5xx, 429, timeouts and connection errors with exponential
+    /// backoff; a POST or DELETE is sent once. Returns the body of a 2xx answer.
     async fn send(
         &self,
         method: Method,
         url: Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, ClientError> {
-        let retry = method == Method::GET;
+        let retry = matches!(method, Method::GET | Method::PUT | Method::PATCH);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
