@@ -136,9 +136,10 @@ impl UnreachableReason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Reachability {
     /// No attempt finished yet.
+    #[default]
     Unknown,
     Reachable,
     Unreachable {
@@ -157,9 +158,10 @@ pub struct RootMode {
 }
 
 /// The drift part of a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SyncState {
     /// Not synced since the last (re)connect.
+    #[default]
     Unknown,
     InSync,
     /// Drift that has lasted the dampening time.
@@ -171,8 +173,9 @@ pub enum SyncState {
     },
 }
 
-/// The state of one device as the engine sees it; sent to the port when it changes.
-#[derive(Debug, Clone, PartialEq)]
+/// The state of one device as the engine sees it; sent to the port when it changes. The default
+/// is a device nothing is known of yet.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceReport {
     pub generation: Option<i64>,
     pub reachability: Reachability,

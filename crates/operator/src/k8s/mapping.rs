@@ -624,14 +624,8 @@ mod tests {
                     reason: Some("ON_CHANGE refused".into()),
                 },
             ],
-            active_event: None,
             last_sync: Some(jiff::Timestamp::from_second(1_800_000_000).unwrap()),
-            last_drift: None,
-            remediating: false,
-            contested: vec![],
-            last_remediation: None,
-            remediate_handled: None,
-            received: None,
+            ..DeviceReport::default()
         }
     }
 

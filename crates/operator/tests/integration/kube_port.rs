@@ -56,17 +56,7 @@ pub fn report(reachability: Reachability, sync: SyncState) -> DeviceReport {
         generation: Some(1),
         reachability,
         sync,
-        policy_name: None,
-        mode: Mode::Alert,
-        roots: vec![],
-        active_event: None,
-        last_sync: None,
-        last_drift: None,
-        remediating: false,
-        contested: vec![],
-        last_remediation: None,
-        remediate_handled: None,
-        received: None,
+        ..DeviceReport::default()
     }
 }
 
