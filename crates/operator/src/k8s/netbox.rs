@@ -203,10 +203,13 @@ pub fn up_to_date(live: &FabricDevice, rendered: &Value) -> bool {
     serde_json::to_value(live).is_ok_and(|live| contains(&live, rendered))
 }
 
-/// Every field of `part` is in `whole` with the same value. A list holds every item of `part`
-/// (a map-list item by its key fields, which `part`'s item carries), wherever it is: items
-/// another manager added to a map-list (an interface set from Git) do not count. A change of
-/// NetBox's order or of what it removed shows in the hash annotation instead.
+/// Every field of `part` is in `whole` with the same value. A map-list (items are objects)
+/// holds every item of `part` by its key fields, wherever it is: items another manager added
+/// (an interface set from Git) do not count. A list of scalars is atomic (addresses, VLANs,
+/// route targets: NetBox's whole) and must be equal, so an address added by hand is written
+/// over; the two `set` lists (address families) are held to that too, so an address family
+/// added to a NetBox neighbor by another manager costs a write per sync. A change of NetBox's
+/// order or of what it removed shows in the hash annotation instead.
 fn contains(whole: &Value, part: &Value) -> bool {
     match (whole, part) {
         (Value::Object(w), Value::Object(p)) => p
@@ -215,7 +218,8 @@ fn contains(whole: &Value, part: &Value) -> bool {
         (Value::Array(w), Value::Array(p)) => {
             // The usual case first: the same items in the same order.
             (w.len() == p.len() && w.iter().zip(p).all(|(a, b)| contains(a, b)))
-                || p.iter().all(|b| w.iter().any(|a| contains(a, b)))
+                || (p.iter().all(Value::is_object)
+                    && p.iter().all(|b| w.iter().any(|a| contains(a, b))))
         }
         _ => whole == part,
     }
@@ -1375,7 +1379,9 @@ mod tests {
 
     #[test]
     fn items_other_managers_add_to_a_list_do_not_make_a_device_stale() {
-        let body = render(&synced("leaf1", Some("uplink")), &key(), "lab");
+        let mut device = synced("leaf1", Some("uplink"));
+        device.spec.intent.interfaces[0].ipv4_addresses = vec!["10.0.0.0/31".into()];
+        let body = render(&device, &key(), "lab");
         let mut live = live_after(&body);
         live.spec.intent.interfaces.insert(
             0,
@@ -1392,6 +1398,12 @@ mod tests {
             },
         );
         assert!(up_to_date(&live, &body));
+        // An address added to a NetBox interface's (atomic) list is written over.
+        let mut edited = live.clone();
+        edited.spec.intent.interfaces[1]
+            .ipv4_addresses
+            .push("10.99.0.1/31".into());
+        assert!(!up_to_date(&edited, &body));
         // NetBox's own item changed by someone else still counts.
         live.spec.intent.interfaces[1].mtu = Some(1500);
         assert!(!up_to_date(&live, &body));
