@@ -75,8 +75,13 @@ pub struct KubePort {
     deleted_receiver: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<DeviceKey>>>,
     /// Event status writes that failed, newest per event, retried by the status writer.
     failed_updates: Mutex<FailedUpdates>,
-    event_writes: tokio::sync::Mutex<()>,
+    /// One lock per event being written, so a retry never lands after a newer update of the
+    /// same event; other events (other devices' sessions) do not wait for it.
+    event_writes: Mutex<EventLocks>,
 }
+
+/// Per (namespace, event name), the lock its writes take.
+type EventLocks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
 
 /// Per (namespace, event): the policy mode (for metrics) and the update to write.
 type FailedUpdates = HashMap<(String, String), (fabric_drift::policy::Mode, EventUpdate)>;
@@ -113,7 +118,7 @@ impl KubePort {
             deleted,
             deleted_receiver: Mutex::new(Some(deleted_receiver)),
             failed_updates: Mutex::new(HashMap::new()),
-            event_writes: tokio::sync::Mutex::new(()),
+            event_writes: Mutex::new(HashMap::new()),
             recorder: Recorder::new(client.clone(), reporter),
             client,
             slots: Mutex::new(HashMap::new()),
@@ -298,7 +303,7 @@ impl KubePort {
     /// Writes an event's update, carrying on from a failed earlier one of the same event (the
     /// newest phase wins; a decision or result only the earlier one carried is kept). A failed
     /// write is kept for [`KubePort::retry_event_updates`]; one for an event that is gone is
-    /// dropped. Event writes are serialized, so a retry never lands after a newer update.
+    /// dropped. Writes of one event are serialized, so a retry never lands after a newer update.
     async fn write_event_update(
         &self,
         namespace: &str,
@@ -306,13 +311,24 @@ impl KubePort {
         mode: fabric_drift::policy::Mode,
         update: EventUpdate,
     ) -> Result<(), fabric_api::kube::Error> {
-        let _serial = self.event_writes.lock().await;
         let key = (namespace.to_owned(), name.to_owned());
+        let lock = self.event_writes().entry(key.clone()).or_default().clone();
+        let serial = lock.lock_owned().await;
         let update = match self.failed_updates().remove(&key) {
             Some((_, older)) => merge_updates(older, update),
             None => update,
         };
-        match self.write_event_status(namespace, name, &update).await {
+        let written = self.write_event_status(namespace, name, &update).await;
+        {
+            // Nobody else waits for this event (the map's and our guard's are the only
+            // handles): its lock goes, so the map holds only events being written.
+            let mut locks = self.event_writes();
+            if locks.get(&key).is_some_and(|l| Arc::strong_count(l) == 2) {
+                locks.remove(&key);
+            }
+        }
+        drop(serial);
+        match written {
             Ok(()) => {
                 self.count_phase(namespace, name, mode, update.phase);
                 Ok(())
@@ -325,6 +341,10 @@ impl KubePort {
                 Err(e)
             }
         }
+    }
+
+    fn event_writes(&self) -> std::sync::MutexGuard<'_, EventLocks> {
+        self.event_writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn failed_updates(&self) -> std::sync::MutexGuard<'_, FailedUpdates> {
