@@ -169,12 +169,17 @@ async fn run(
     metrics.set_leader(true);
     k8s::controller::check_crds(&client).await?;
     ready.store(true, Ordering::Relaxed);
-    let port = k8s::port::KubePort::start(client.clone(), metrics);
+    let port = k8s::port::KubePort::start(client.clone(), metrics.clone());
+    let leading = metrics.clone();
     let shutdown = futures::FutureExt::shared(Box::pin(async move {
         match lost_leadership {
             Some(lost) => tokio::select! {
                 _ = shutdown_signal() => {}
-                _ = lost => tracing::warn!("leadership lost; stopping"),
+                _ = lost => {
+                    // From now on another replica may lead: no webhooks, no writes.
+                    leading.set_leader(false);
+                    tracing::warn!("leadership lost; stopping");
+                }
             },
             None => shutdown_signal().await,
         }
@@ -183,8 +188,10 @@ async fn run(
     let netbox_done = tokio::spawn(k8s::netbox::run(client.clone(), netbox, shutdown.clone()));
     k8s::controller::run(client, port, options, stats, shutdown).await?;
     netbox_done.await?;
-    // Every session is closed and its last status written: a standby may take over now.
+    // Every session is closed and its last status written: a standby may take over now (a
+    // replica that lost the Lease has nothing to release).
     if let Some(elector) = elector
+        && metrics.is_leader()
         && let Err(e) = elector.release().await
     {
         tracing::warn!(error = %e, "could not release the lease; a standby takes over once it expires");

@@ -232,12 +232,19 @@ pub async fn stop_deleted(
 ) {
     while let Some(key) = gone.recv().await {
         let api: Api<FabricDevice> = Api::namespaced(ctx.client.clone(), &key.namespace);
-        match api.get_opt(&key.name).await {
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
-            Err(e) => {
-                warn!(device = %key, error = %e, "could not check whether the device is gone; stopping its session");
+        // Ask until the API server answers: a passing error must not stop a live device's
+        // session (its reconcile waits for a change and would not start it again).
+        let exists = loop {
+            match api.get_opt(&key.name).await {
+                Ok(found) => break found.is_some(),
+                Err(e) => {
+                    warn!(device = %key, error = %e, "could not check whether the device is gone; asking again in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
             }
+        };
+        if exists {
+            continue;
         }
         ctx.engine.remove(&key).await;
         ctx.engine.port().forget(&key);
@@ -543,8 +550,13 @@ pub async fn run(
         });
     futures::join!(devices_done, policies_done, events_done);
     ctx_for_shutdown.engine.shutdown().await;
-    ctx_for_shutdown.engine.port().flush().await;
-    info!("all sessions closed; pending status written");
+    // A replica that lost the Lease writes nothing more: the new leader owns the statuses.
+    if ctx_for_shutdown.engine.port().metrics().is_leader() {
+        ctx_for_shutdown.engine.port().flush().await;
+        info!("all sessions closed; pending status written");
+    } else {
+        info!("all sessions closed; pending status left to the new leader");
+    }
     Ok(())
 }
 
