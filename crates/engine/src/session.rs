@@ -487,7 +487,9 @@ impl<P: Port> Session<P> {
                         Some(Command::Update(config)) => {
                             let reconnect = config.target != self.config.target;
                             self.update(config).await;
-                            if reconnect {
+                            // A new target, or an intent that no longer compiles (nothing to
+                            // subscribe to): the connection is redone from the start.
+                            if reconnect || self.tracker.is_none() {
                                 return Some(Outcome::Resubscribe);
                             }
                         }
