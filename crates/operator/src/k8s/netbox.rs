@@ -474,14 +474,23 @@ impl NetboxMetrics {
 struct SourceState {
     inner: tokio::sync::Mutex<Inner>,
     writes: tokio::sync::Mutex<Writes>,
-    /// URL, token and the client made of them; read without waiting for a running sync.
-    client: Mutex<Option<(String, Token, fabric_netbox::Client)>>,
+    /// URL, token and the clients made of them; read without waiting for a running sync.
+    client: Mutex<Option<(String, Token, Clients)>>,
     /// Set when the client was rebuilt (new URL or token): a full sync is due at once.
     client_changed: AtomicBool,
     /// Read by the webhook handler without waiting for a running sync.
     webhook_secret: RwLock<Option<Vec<u8>>>,
     /// Outlive clients, so the request metric never goes back.
     counters: Arc<RequestCounters>,
+}
+
+/// A source's NetBox clients: one for full syncs, and one that every webhook sync shares, with
+/// its own limit of requests in flight (so a webhook's few requests do not queue behind a full
+/// sync's pages, and a burst of webhooks still sends at most that many at once).
+#[derive(Clone)]
+struct Clients {
+    sync: fabric_netbox::Client,
+    webhooks: fabric_netbox::Client,
 }
 
 /// What the applies of a source know about the age of what they write: syncs read NetBox
@@ -571,12 +580,12 @@ impl NetBoxSync {
     }
 
     /// Reads the Secrets and (re)builds the NetBox client when URL or token changed (then
-    /// `state.client_changed` is set: a full sync is due now). Returns the client.
+    /// `state.client_changed` is set: a full sync is due now). Returns the clients.
     async fn prepare(
         &self,
         source: &NetBoxSource,
         state: &SourceState,
-    ) -> Result<Result<fabric_netbox::Client, Failure>, Error> {
+    ) -> Result<Result<Clients, Failure>, Error> {
         let key = SourceKey::of(source);
         if key.name.len() > 63 {
             return Ok(Err(Failure {
@@ -622,18 +631,22 @@ impl NetBoxSync {
             }
         };
         let mut current = state.client.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((url, t, client)) = &*current
+        if let Some((url, t, clients)) = &*current
             && *url == spec.url
             && *t == token
         {
-            return Ok(Ok(client.clone()));
+            return Ok(Ok(clients.clone()));
         }
         match fabric_netbox::Client::with_options(&spec.url, token.clone(), self.options.clone()) {
             Ok(client) => {
-                let client = client.with_counters(state.counters.clone());
-                *current = Some((spec.url.clone(), token, client.clone()));
+                let sync = client.with_counters(state.counters.clone());
+                let clients = Clients {
+                    webhooks: sync.with_own_permits(),
+                    sync,
+                };
+                *current = Some((spec.url.clone(), token, clients.clone()));
                 state.client_changed.store(true, Ordering::SeqCst);
-                Ok(Ok(client))
+                Ok(Ok(clients))
             }
             Err(e) => Ok(Err(Failure {
                 reason: e.reason(),
@@ -650,7 +663,7 @@ impl NetBoxSync {
         let mut inner = state.inner.lock().await;
         let interval = source.spec.interval.as_std().max(MIN_INTERVAL);
         let client = match self.prepare(source, &state).await? {
-            Ok(client) => client,
+            Ok(clients) => clients.sync,
             Err(failure) => {
                 warn!(source = %key, reason = failure.reason, "{}", failure.message);
                 self.metrics.netbox.sync(&key, &Scope::Full, failure.reason);
@@ -954,8 +967,8 @@ impl NetBoxSync {
             return Ok(());
         };
         let state = self.state(key);
-        let client = match self.prepare(&source, &state).await? {
-            Ok(client) => client,
+        let clients = match self.prepare(&source, &state).await? {
+            Ok(clients) => clients,
             Err(failure) => {
                 warn!(source = %key, reason = failure.reason, "webhook sync skipped: {}", failure.message);
                 self.metrics.netbox.sync(key, &scope, failure.reason);
@@ -964,11 +977,11 @@ impl NetBoxSync {
         };
         let Scope::Devices { names, ids, shared } = &scope else {
             let mut inner = state.inner.lock().await;
-            self.full_sync(&source, &state, &mut inner, &client).await?;
+            self.full_sync(&source, &state, &mut inner, &clients.sync)
+                .await?;
             return Ok(());
         };
-        // Not behind the pages of a full sync running on the same client.
-        let client = client.with_own_permits();
+        let client = clients.webhooks;
         let read_started = Instant::now();
         let before = CountsBefore::of(&state.counters);
         let config = SyncConfig::from(&source.spec);
