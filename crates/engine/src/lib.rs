@@ -156,7 +156,7 @@ impl<P: Port> Engine<P> {
                 let mut sessions = self.sessions.lock().await;
                 match sessions.get(&config.key) {
                     Some(handle) if !handle.task.is_finished() => {
-                        if handle.config == config {
+                        if handle.config.same_for_running_session(&config) {
                             return;
                         }
                         handle.commands.clone()

@@ -108,6 +108,20 @@ impl DeviceConfig {
             && self.raw == other.raw
             && self.ownership == other.ownership
     }
+
+    /// Whether `other` asks nothing new of a session already running this config. `contested`
+    /// only seeds a new session, and it follows the session's own status writes: a change of it
+    /// alone is not an update.
+    pub fn same_for_running_session(&self, other: &DeviceConfig) -> bool {
+        if self.contested == other.contested {
+            return self == other;
+        }
+        *self
+            == DeviceConfig {
+                contested: self.contested.clone(),
+                ..other.clone()
+            }
+    }
 }
 
 /// Why a device cannot be reached.

@@ -248,6 +248,22 @@ spec:
     }
 
     #[test]
+    fn contested_paths_alone_are_not_an_update_of_a_running_session() {
+        let config = device_config(
+            &device(LEAF),
+            |_| Some(secret(&[("username", "admin"), ("password", "pw")])),
+            None,
+        )
+        .unwrap();
+        let mut contested = config.clone();
+        contested.contested = vec!["/interfaces/interface[name=Ethernet1]/config/mtu".into()];
+        assert!(config.same_for_running_session(&contested));
+        let mut moved = contested.clone();
+        moved.target.address = "127.0.0.1:16012".into();
+        assert!(!config.same_for_running_session(&moved));
+    }
+
+    #[test]
     fn a_missing_secret_or_key_is_named() {
         let err = device_config(&device(LEAF), |_| None, None).unwrap_err();
         assert_eq!(err.to_string(), "Secret \"creds\" (credentials) not found");
