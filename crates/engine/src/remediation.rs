@@ -343,7 +343,8 @@ impl<P: Port> Session<P> {
         let plan = tracker.plan(self.config.policy.rules.remediation.strategy);
         let drift = tracker.drift().to_vec();
         self.waiting = None;
-        info!(device = %self.config.key, event, action = decision.action.as_str(), by = %decision.by, at = %decision.at, paths = plan_paths(&plan).len(), "remediation started");
+        let planned = plan_paths(&plan);
+        info!(device = %self.config.key, event, action = decision.action.as_str(), by = %decision.by, at = %decision.at, paths = planned.len(), "remediation started");
         self.in_flight = Some(InFlight {
             event: event.clone(),
             fingerprint: self.episodes.current().unwrap_or_default().to_owned(),
@@ -351,7 +352,7 @@ impl<P: Port> Session<P> {
             attempt: 0,
             started: now,
             started_at: jiff::Timestamp::now(),
-            planned: plan_paths(&plan),
+            planned,
             drift,
             set_accepted: false,
             confirm_by: None,
