@@ -1,11 +1,13 @@
 //! The observed state of one device, as an interned tree, and the drift tracker built on it.
 //!
 //! Every notification of every device passes through [`DriftTracker::apply`], so the tree is
-//! built for that: path elements are interned once (`interface[name=Ethernet1]` is stored once
-//! per device, whatever its number of leaves), a node is 28 bytes and a leaf's value 24 more,
-//! and a leaf is found by one interner lookup per path element plus a short sibling scan (or an
-//! index lookup under wide lists). A node knows the desired leaf it holds, so an update costs
-//! the lookups of its path plus one comparison, whatever the size of the device.
+//! built for that: path elements are interned once per device (`interface[name=Ethernet1]` is
+//! stored once, encoded in one byte arena, whatever its number of leaves), a node is 28 bytes
+//! and a leaf's value 24 more. The initial sync finds or makes a leaf by one interner lookup
+//! per path element plus a short sibling scan (or an index lookup under wide lists); a leaf
+//! updated after the sync is put in a leaf index, so its next update is one hash of its path
+//! and one lookup. A node knows the desired leaf it holds, so an update costs those lookups
+//! plus one comparison, whatever the size of the device.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -130,80 +132,121 @@ impl Node {
     }
 }
 
-/// A path element as the interner keeps it: a name and sorted keys in boxed strings (a
-/// `PathElem`'s `BTreeMap` allocates a whole B-tree node, several hundred bytes, per element).
-#[derive(Debug, Clone)]
-struct CompactElem {
-    name: Box<str>,
-    keys: Box<[(Box<str>, Box<str>)]>,
-}
-
-impl CompactElem {
-    fn new(e: &PathElem) -> CompactElem {
-        CompactElem {
-            name: e.name.as_str().into(),
-            keys: e
-                .keys
-                .iter()
-                .map(|(k, v)| (k.as_str().into(), v.as_str().into()))
-                .collect(),
-        }
-    }
-
-    fn is(&self, e: &PathElem) -> bool {
-        *self.name == *e.name
-            && self.keys.len() == e.keys.len()
-            && self
-                .keys
-                .iter()
-                .zip(&e.keys)
-                .all(|((a, b), (c, d))| **a == **c && **b == **d)
-    }
-
-    fn to_elem(&self) -> PathElem {
-        let mut e = PathElem::new(&*self.name);
-        for (k, v) in self.keys.iter() {
-            e.keys.insert(&**k, &**v);
-        }
-        e
-    }
-}
+/// Separators of an element's encoding: neither byte occurs in UTF-8, so `name 0xFE key 0xFF
+/// value 0xFE key 0xFF value…` (keys sorted, as `PathElem` keeps them) is unambiguous.
+const KEY_MARK: u8 = 0xfe;
+const VALUE_MARK: u8 = 0xff;
 
 fn elem_hash(e: &PathElem) -> u64 {
     let mut h = FxHasher::default();
     h.write(e.name.as_bytes());
     for (k, v) in &e.keys {
-        h.write_u8(0xfe);
+        h.write_u8(KEY_MARK);
         h.write(k.as_bytes());
-        h.write_u8(0xff);
+        h.write_u8(VALUE_MARK);
         h.write(v.as_bytes());
     }
     h.finish()
 }
 
+/// Whether `stored`, an element's encoding, is `e`; compared in place, nothing built.
+fn encodes(stored: &[u8], e: &PathElem) -> bool {
+    let Some(mut rest) = stored.strip_prefix(e.name.as_bytes()) else {
+        return false;
+    };
+    for (k, v) in &e.keys {
+        let next = rest
+            .strip_prefix(&[KEY_MARK])
+            .and_then(|r| r.strip_prefix(k.as_bytes()))
+            .and_then(|r| r.strip_prefix(&[VALUE_MARK]))
+            .and_then(|r| r.strip_prefix(v.as_bytes()));
+        match next {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// Text between separators; it was copied from a `str` and cut only at bytes UTF-8 never uses.
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("an interned element is cut at separators only")
+}
+
+/// An interned element, read from the interner's bytes.
+struct ElemRef<'a> {
+    name: &'a str,
+    /// The encoding after the name: `0xFE key 0xFF value` per key.
+    keys: &'a [u8],
+}
+
+impl<'a> ElemRef<'a> {
+    fn keys(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
+        self.keys.split(|&b| b == KEY_MARK).skip(1).map(|kv| {
+            let at = kv
+                .iter()
+                .position(|&b| b == VALUE_MARK)
+                .expect("every key has a value");
+            (text(&kv[..at]), text(&kv[at + 1..]))
+        })
+    }
+
+    fn to_elem(&self) -> PathElem {
+        let mut e = PathElem::new(self.name);
+        for (k, v) in self.keys() {
+            e.keys.insert(k, v);
+        }
+        e
+    }
+}
+
 /// Interned path elements, found by hash and confirmed by comparison. Non-canonical spellings
 /// (`openconfig-interfaces:interface`, a prefixed identity key) are looked up in their canonical
 /// form.
+///
+/// Elements live encoded, one after another, in one byte vector, and an element's id is where
+/// its encoding starts: a lookup reads the hash table and one run of bytes. (Boxed strings per
+/// name, key and value cost five allocations an element, and a lookup touched each of them;
+/// with a thousand devices none of them is in cache, so every one was a memory read.)
 #[derive(Debug, Default)]
 struct Interner {
     /// Hash of the canonical element → its id; hash collisions go to `collisions`.
     ids: HashMap<u64, u32, FxBuild>,
     collisions: HashMap<u64, Vec<u32>, FxBuild>,
-    elems: Vec<CompactElem>,
+    /// Per element: its encoding's length (u32, little-endian), then the encoding.
+    bytes: Vec<u8>,
 }
 
 impl Interner {
+    fn encoding(&self, id: u32) -> &[u8] {
+        let at = id as usize;
+        let len = u32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        &self.bytes[at + 4..at + 4 + len]
+    }
+
+    fn elem(&self, id: u32) -> ElemRef<'_> {
+        let encoding = self.encoding(id);
+        let end = encoding
+            .iter()
+            .position(|&b| b == KEY_MARK)
+            .unwrap_or(encoding.len());
+        ElemRef {
+            name: text(&encoding[..end]),
+            keys: &encoding[end..],
+        }
+    }
+
     fn find_canonical(&self, e: &PathElem) -> Option<u32> {
         let h = elem_hash(e);
         let id = *self.ids.get(&h)?;
-        if self.elems[id as usize].is(e) {
+        if encodes(self.encoding(id), e) {
             return Some(id);
         }
         self.collisions
             .get(&h)?
             .iter()
             .copied()
-            .find(|&c| self.elems[c as usize].is(e))
+            .find(|&c| encodes(self.encoding(c), e))
     }
 
     fn get(&self, e: &PathElem) -> Option<u32> {
@@ -218,14 +261,27 @@ impl Interner {
         if let Some(id) = self.find_canonical(&canonical) {
             return id;
         }
-        let id = self.elems.len() as u32;
-        let h = elem_hash(&canonical);
-        self.elems.push(CompactElem::new(&canonical));
-        match self.ids.entry(h) {
+        let id = u32::try_from(self.bytes.len())
+            .ok()
+            .filter(|&id| id < FREED)
+            .expect("a device's path elements fit in 4 GiB");
+        let len_at = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; 4]);
+        self.bytes.extend_from_slice(canonical.name.as_bytes());
+        for (k, v) in &canonical.keys {
+            self.bytes.push(KEY_MARK);
+            self.bytes.extend_from_slice(k.as_bytes());
+            self.bytes.push(VALUE_MARK);
+            self.bytes.extend_from_slice(v.as_bytes());
+        }
+        let len = (self.bytes.len() - len_at - 4) as u32;
+        self.bytes[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+        match self.ids.entry(elem_hash(&canonical)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(id);
             }
-            std::collections::hash_map::Entry::Occupied(_) => {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let h = *o.key();
                 self.collisions.entry(h).or_default().push(id);
             }
         }
@@ -249,6 +305,48 @@ pub(crate) struct Tree {
     /// Containers of owned lists (strict mode) → the owned list's index; kept while empty.
     owned_at: HashMap<u32, u32, FxBuild>,
     leaves: usize,
+    /// Leaves updated since the initial sync, by [`LeafKey`]: the next update of the same leaf
+    /// is one lookup instead of one per path element. A node is in it only while it holds a
+    /// value (`take_value` removes it), so an entry never outlives its node.
+    leaf_index: HashMap<LeafKey, u32, FxBuild>,
+}
+
+/// Fingerprint of a leaf's canonical path: two 64-bit SipHashes with keys drawn at random once
+/// per process. It stands for the path without a comparison: two paths of one device sharing
+/// 128 random-keyed bits is not going to happen, and a device cannot aim for it without the keys.
+type LeafKey = [u64; 2];
+
+/// Between path elements in a [`LeafKey`]'s input (a byte UTF-8 never uses, as are the
+/// interner's marks).
+const ELEM_MARK: u8 = 0xfd;
+
+fn leaf_key(path: &Path) -> LeafKey {
+    use std::hash::BuildHasher;
+    static KEYS: std::sync::LazyLock<[std::hash::RandomState; 2]> =
+        std::sync::LazyLock::new(|| [std::hash::RandomState::new(), std::hash::RandomState::new()]);
+    let mut hashers = [KEYS[0].build_hasher(), KEYS[1].build_hasher()];
+    let mut feed = |bytes: &[u8]| {
+        for h in &mut hashers {
+            h.write(bytes);
+        }
+    };
+    feed(
+        canonical_origin(path.origin.as_deref())
+            .unwrap_or("")
+            .as_bytes(),
+    );
+    for e in &path.elems {
+        let e = canonical_elem(e);
+        feed(&[ELEM_MARK]);
+        feed(e.name.as_bytes());
+        for (k, v) in &e.keys {
+            feed(&[KEY_MARK]);
+            feed(k.as_bytes());
+            feed(&[VALUE_MARK]);
+            feed(v.as_bytes());
+        }
+    }
+    [hashers[0].finish(), hashers[1].finish()]
 }
 
 impl Tree {
@@ -422,6 +520,12 @@ impl Tree {
         if v == NONE {
             return false;
         }
+        if !self.leaf_index.is_empty() {
+            let key = leaf_key(&self.path_of(id));
+            if self.leaf_index.get(&key) == Some(&id) {
+                self.leaf_index.remove(&key);
+            }
+        }
         // Drop the old value's heap now rather than when the slot is reused.
         self.values[v as usize] = Stored::Bool(false);
         self.free_values.push(v);
@@ -444,7 +548,7 @@ impl Tree {
     fn path_of(&self, mut id: u32) -> Path {
         let mut elems = Vec::new();
         while self.nodes[id as usize].parent != NONE {
-            elems.push(self.interner.elems[self.nodes[id as usize].elem as usize].to_elem());
+            elems.push(self.interner.elem(self.nodes[id as usize].elem).to_elem());
             id = self.nodes[id as usize].parent;
         }
         elems.reverse();
@@ -478,7 +582,7 @@ impl Tree {
         self.free.shrink_to_fit();
         self.children.shrink_to_fit();
         self.interner.ids.shrink_to_fit();
-        self.interner.elems.shrink_to_fit();
+        self.interner.bytes.shrink_to_fit();
     }
 
     fn live_nodes(&self) -> impl Iterator<Item = u32> + '_ {
@@ -658,6 +762,7 @@ impl DriftTracker {
         }
         self.tree.values.clear();
         self.tree.free_values.clear();
+        self.tree.leaf_index.clear();
         self.tree.leaves = 0;
         // Freed entries' ids will be reused; the full diff rebuilds this set.
         self.unexpected.clear();
@@ -755,8 +860,17 @@ impl DriftTracker {
         touched: &mut Vec<u32>,
         log: &mut Vec<(Path, Option<DriftItem>)>,
     ) {
-        let (node, new_entry) = self.tree.insert_nodes(path);
+        // The initial sync sets each leaf once: only later updates are worth an index entry.
+        let key = (!self.syncing).then(|| leaf_key(path));
+        let indexed = key.and_then(|k| self.tree.leaf_index.get(&k).copied());
+        let (node, new_entry) = match indexed {
+            Some(node) => (node, None),
+            None => self.tree.insert_nodes(path),
+        };
         self.tree.set_value(node, Stored::from_value(value));
+        if let (Some(key), None) = (key, indexed) {
+            self.tree.leaf_index.insert(key, node);
+        }
         let desired = self.tree.nodes[node as usize].desired;
         if desired != NONE {
             touched.push(desired);
@@ -855,12 +969,8 @@ impl DriftTracker {
             return None;
         }
         let spec = &self.desired.owned_lists()[owned as usize].list;
-        let elem = &self.tree.interner.elems[n.elem as usize];
-        if *elem.name != *spec.list
-            || !spec
-                .filter
-                .applies_to(elem.keys.iter().map(|(k, v)| (&**k, &**v)))
-        {
+        let elem = self.tree.interner.elem(n.elem);
+        if elem.name != spec.list || !spec.filter.applies_to(elem.keys()) {
             return None;
         }
         let path = self.tree.path_of(entry);

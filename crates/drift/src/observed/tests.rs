@@ -571,3 +571,51 @@ fn a_delete_spelled_with_module_prefixes_finds_the_leaf() {
     assert_eq!(delta.added[0].path, p(DESC));
     assert_eq!(delta.added[0].kind, DriftKind::Missing);
 }
+
+/// Leaves updated after the sync are found through `Tree::leaf_index`; an entry must go with its
+/// leaf, so a freed node that is reused for another path is never reached through an old entry.
+#[test]
+fn updated_leaves_are_indexed_and_their_entries_go_with_them() {
+    let mut t = synced(desired(Ownership::Merge, &[]));
+    let stray = "/interfaces/interface[name=Ethernet1]/config/stray";
+    t.apply(&[Leaf::new(p(MTU), 1500u64), Leaf::new(p(stray), "x")], &[]);
+    assert_eq!(t.tree.leaf_index.len(), 2);
+    let mtu = t.tree.find(&p(MTU)).unwrap_or(NONE);
+    assert_eq!(t.tree.leaf_index.get(&leaf_key(&p(MTU))), Some(&mtu));
+    // The module-prefixed spelling is the same leaf and the same entry.
+    let prefixed = "/openconfig-interfaces:interfaces/interface[name=Ethernet1]/config/mtu";
+    assert_eq!(leaf_key(&p(prefixed)), leaf_key(&p(MTU)));
+    let delta = t.apply(&[Leaf::new(p(prefixed), 9214u64)], &[]);
+    assert_eq!(delta.cleared.len(), 1, "{delta:?}");
+    assert_eq!(t.tree.leaf_index.len(), 2);
+
+    // Deleted: the stray leaf's node is freed and its entry removed.
+    let stray_node = t.tree.find(&p(stray)).unwrap_or(NONE);
+    t.apply(&[], &[p(stray)]);
+    assert!(t.tree.find(&p(stray)).is_none());
+    assert_eq!(t.tree.leaf_index.len(), 1);
+    // The freed node is reused for a new leaf; the old path is then created afresh.
+    let other = "/interfaces/interface[name=Ethernet1]/config/other";
+    t.apply(&[Leaf::new(p(other), "y")], &[]);
+    assert_eq!(t.tree.find(&p(other)), Some(stray_node));
+    t.apply(&[Leaf::new(p(stray), "z")], &[]);
+    let stray_again = t.tree.find(&p(stray)).unwrap_or(NONE);
+    assert_ne!(stray_again, stray_node);
+    assert_eq!(
+        t.tree.leaf_index.get(&leaf_key(&p(stray))),
+        Some(&stray_again)
+    );
+    assert_eq!(t.tree.value(stray_again), Some(&Stored::Str("z".into())));
+    assert_eq!(t.tree.value(stray_node), Some(&Stored::Str("y".into())));
+
+    // A subtree delete takes its leaves' entries; a resync forgets them all.
+    t.apply(&[], &[p("/interfaces/interface[name=Ethernet1]")]);
+    assert!(t.tree.leaf_index.is_empty());
+    assert!(!t.drift().is_empty());
+    // What the updates reported incrementally is what a full diff finds.
+    assert!(t.full_diff().is_empty(), "{:?}", t.drift());
+    t.apply(&[Leaf::new(p(MTU), 1500u64)], &[]);
+    assert_eq!(t.tree.leaf_index.len(), 1);
+    t.reset_observed();
+    assert!(t.tree.leaf_index.is_empty());
+}
