@@ -5,6 +5,7 @@
 
 pub mod episode;
 pub mod guard;
+mod inbox;
 pub mod memory;
 pub mod model;
 pub mod notify;

@@ -11,6 +11,7 @@ use std::{
     collections::HashSet,
     pin::Pin,
     sync::{Arc, atomic::Ordering},
+    task::{Context, Poll},
     time::Instant,
 };
 
@@ -18,10 +19,10 @@ use fabric_drift::{DriftTracker, desired::Desired, policy::Mode};
 use fabric_gnmi::{
     Path,
     backoff::{Backoff, BackoffConfig, SplitMix64},
-    client::{Client, ClientConfig, ClientError, SubscribeEvent},
+    client::{Client, ClientConfig, ClientError, SubscribeEvent, Subscription},
     rpc::{SubscribeRequest, Subscription as SubscriptionSpec},
 };
-use futures::{Stream, StreamExt, stream::SelectAll};
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -29,6 +30,7 @@ use crate::{
     Shared,
     episode::{Action, Episodes},
     guard::{FlapGuard, RateLimit},
+    inbox::Inbox,
     model::{
         DeviceConfig, DeviceReport, EngineOptions, Reachability, RootMode, SyncState,
         UnreachableReason,
@@ -63,8 +65,61 @@ enum Outcome {
     },
 }
 
-type Events =
-    SelectAll<Pin<Box<dyn Stream<Item = (usize, Result<SubscribeEvent, ClientError>)> + Send>>>;
+/// The device's subscriptions (one or two) as one stream of (subscription index, event). Each
+/// poll starts after the subscription that answered last, so a busy one cannot starve the other;
+/// the stream ends once every subscription has. (Written out rather than `SelectAll` over boxed
+/// streams: it is polled on every notification, and holds no queue of its own to wake.)
+struct Events {
+    subscriptions: Vec<OpenSubscription>,
+    next: usize,
+}
+
+struct OpenSubscription {
+    /// The event read while opening (to know the target answers), handed out first.
+    first: Option<Result<SubscribeEvent, ClientError>>,
+    /// None once it ended.
+    stream: Option<Subscription>,
+}
+
+impl Stream for Events {
+    type Item = (usize, Result<SubscribeEvent, ClientError>);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let count = this.subscriptions.len();
+        let mut open = false;
+        for step in 0..count {
+            let index = (this.next + step) % count;
+            let subscription = &mut this.subscriptions[index];
+            let event = match subscription.first.take() {
+                Some(first) => first,
+                None => {
+                    let Some(stream) = subscription.stream.as_mut() else {
+                        continue;
+                    };
+                    match Pin::new(stream).poll_next(cx) {
+                        Poll::Ready(Some(event)) => event,
+                        Poll::Ready(None) => {
+                            subscription.stream = None;
+                            continue;
+                        }
+                        Poll::Pending => {
+                            open = true;
+                            continue;
+                        }
+                    }
+                }
+            };
+            this.next = (index + 1) % count;
+            return Poll::Ready(Some((index, event)));
+        }
+        if open {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
+        }
+    }
+}
 
 pub(crate) struct Session<P: Port> {
     pub(crate) config: Arc<DeviceConfig>,
@@ -203,7 +258,8 @@ impl<P: Port> Session<P> {
         self.tracker = desired.map(DriftTracker::new);
     }
 
-    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    pub(crate) async fn run(mut self, commands: mpsc::Receiver<Command>) {
+        let mut commands = Inbox::new(commands);
         let seed = self
             .config
             .key
@@ -344,7 +400,7 @@ impl<P: Port> Session<P> {
     /// One connected period: connect, subscribe, sync, stream until something ends it.
     async fn connected(
         &mut self,
-        commands: &mut mpsc::Receiver<Command>,
+        commands: &mut Inbox<Command>,
         backoff: &mut Backoff<SplitMix64>,
     ) -> Outcome {
         let key = self.config.key.clone();
@@ -462,7 +518,7 @@ impl<P: Port> Session<P> {
     /// port failing is not the device failing: the connection stays, reachability is left as
     /// it is, and the read is tried again with backoff. Returns an outcome when the session
     /// must stop or reconnect meanwhile.
-    async fn adopt(&mut self, commands: &mut mpsc::Receiver<Command>) -> Option<Outcome> {
+    async fn adopt(&mut self, commands: &mut Inbox<Command>) -> Option<Outcome> {
         let key = self.config.key.clone();
         let mut delay = self.options.reconnect_initial;
         loop {
@@ -613,16 +669,16 @@ impl<P: Port> Session<P> {
         }
         modes.sort_by(|a, b| a.root.cmp(&b.root));
         let count = streams.len();
-        let mut events: Events = SelectAll::new();
-        for (index, (subscription, first)) in streams.into_iter().enumerate() {
-            let rest = futures::stream::unfold(subscription, |mut s| async move {
-                s.next_event().await.map(|e| (e, s))
-            });
-            let stream = futures::stream::iter(first)
-                .chain(rest)
-                .map(move |e| (index, e));
-            events.push(Box::pin(stream));
-        }
+        let events = Events {
+            subscriptions: streams
+                .into_iter()
+                .map(|(stream, first)| OpenSubscription {
+                    first,
+                    stream: Some(stream),
+                })
+                .collect(),
+            next: 0,
+        };
         Ok((events, modes, count))
     }
 
@@ -909,13 +965,7 @@ async fn open(
     client: &Client,
     wait: std::time::Duration,
     request: &SubscribeRequest,
-) -> Result<
-    (
-        fabric_gnmi::client::Subscription,
-        Option<Result<SubscribeEvent, ClientError>>,
-    ),
-    ClientError,
-> {
+) -> Result<(Subscription, Option<Result<SubscribeEvent, ClientError>>), ClientError> {
     let mut subscription = client.subscribe(request).await?;
     // A target that opens the stream and never answers: as unreachable as one that never
     // accepts the connection.
