@@ -30,8 +30,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Identity, Server, ServerTlsConfig, server::TcpIncoming};
 
 pub use device::{Change, Device, Faults, SetError};
 pub use topology::{Credentials, DeviceSpec, TlsSpec, Topology, TopologyError};
@@ -184,6 +183,15 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     sock.listen(1024)
 }
 
+/// The gNMI connections accepted on `listener`, with Nagle's algorithm off, as gNMI targets
+/// have it (Go's net package, which most of them are written in, sets TCP_NODELAY on every
+/// connection). With it on, a Set response written just after the notification of that Set
+/// waits for the client's delayed ACK (40 ms). `Server::tcp_nodelay` does not reach sockets of
+/// a stream handed to `serve_with_incoming*`: the stream must set it.
+fn gnmi_incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 fn tls_config(spec: &DeviceSpec, dev: &Device) -> Result<Option<ServerTlsConfig>, SimError> {
     fabric_gnmi::install_crypto_provider();
     let err = |message: String| SimError::Tls {
@@ -252,7 +260,7 @@ async fn run_device(
                 }
             }
         };
-        let mut builder = Server::builder().tcp_nodelay(true);
+        let mut builder = Server::builder();
         if let Some(t) = &tls {
             builder = match builder.tls_config(t.clone()) {
                 Ok(b) => b,
@@ -264,7 +272,7 @@ async fn run_device(
         }
         let served = builder
             .add_service(GNmiServer::new(svc.clone()))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(l), shutdown)
+            .serve_with_incoming_shutdown(gnmi_incoming(l), shutdown)
             .await;
         if let Err(e) = served {
             tracing::warn!(device = %dev.name, error = %e, "gNMI server ended with an error");
@@ -436,5 +444,26 @@ impl SimHandle {
         {
             tracing::warn!("some listeners did not close within 5 s");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn accepted_gnmi_connections_have_nagle_off() {
+        let listener = bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        let mut incoming = gnmi_incoming(listener);
+        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let accepted = incoming
+            .next()
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        assert!(accepted.nodelay().expect("TCP_NODELAY readable"));
+        drop(client);
     }
 }
