@@ -183,11 +183,11 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     sock.listen(1024)
 }
 
-/// The gNMI connections accepted on `listener`, with Nagle's algorithm off, as gNMI targets
-/// have it (Go's net package, which most of them are written in, sets TCP_NODELAY on every
-/// connection). With it on, a Set response written just after the notification of that Set
-/// waits for the client's delayed ACK (40 ms). `Server::tcp_nodelay` does not reach sockets of
-/// a stream handed to `serve_with_incoming*`: the stream must set it.
+/// The gNMI connections accepted on `listener`, with Nagle's algorithm off, as a target written
+/// in Go has it (Go's net package sets TCP_NODELAY on every connection by default). With it on,
+/// a Set response written just after the notification of that Set waits for the client's
+/// delayed ACK (40 ms). `Server::tcp_nodelay` does not reach sockets of a stream handed to
+/// `serve_with_incoming*`: the stream must set it.
 fn gnmi_incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
